@@ -1,0 +1,1 @@
+"""The domain: aggregates, their events and their errors. No I/O, no clock, no framework."""
