@@ -1,0 +1,168 @@
+"""Plain SQL access to the service's database, for the tables we own beside the event store.
+
+Queries are written once with `%s` placeholders; the SQLite side translates them.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any, Literal, Protocol
+
+from app.config import Settings
+
+
+class Transaction(Protocol):
+    def execute(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]: ...
+
+    @property
+    def rowcount(self) -> int: ...
+
+
+class Database(Protocol):
+    dialect: Literal["sqlite", "postgres"]
+
+    def transaction(self) -> Any: ...
+
+    def execute(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]: ...
+
+    def ping(self) -> None: ...
+
+    def close(self) -> None: ...
+
+
+class _SQLiteTransaction:
+    def __init__(self, conn: sqlite3.Connection) -> None:
+        self._conn = conn
+        self.rowcount = 0
+
+    def execute(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
+        cursor = self._conn.execute(sql.replace("%s", "?"), tuple(params))
+        self.rowcount = cursor.rowcount
+        return cursor.fetchall()
+
+
+class SQLiteDatabase:
+    """One connection per thread, WAL journal, writers serialised by BEGIN IMMEDIATE."""
+
+    dialect: Literal["sqlite"] = "sqlite"
+
+    def __init__(self, path: str, lock_timeout: int) -> None:
+        if path != ":memory:":
+            Path(path).parent.mkdir(parents=True, exist_ok=True)
+        self.path = path
+        self.lock_timeout = lock_timeout
+        self._local = threading.local()
+        self._all: list[sqlite3.Connection] = []
+        self._lock = threading.Lock()
+
+    def _connection(self) -> sqlite3.Connection:
+        conn = getattr(self._local, "conn", None)
+        if conn is None:
+            conn = sqlite3.connect(
+                self.path,
+                timeout=self.lock_timeout,
+                isolation_level=None,
+                check_same_thread=False,
+            )
+            conn.execute("PRAGMA journal_mode=WAL")
+            conn.execute("PRAGMA synchronous=NORMAL")
+            conn.execute(f"PRAGMA busy_timeout={self.lock_timeout * 1000}")
+            self._local.conn = conn
+            with self._lock:
+                self._all.append(conn)
+        return conn
+
+    @contextmanager
+    def transaction(self) -> Iterator[_SQLiteTransaction]:
+        conn = self._connection()
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            yield _SQLiteTransaction(conn)
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+        conn.execute("COMMIT")
+
+    def execute(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
+        return self._connection().execute(sql.replace("%s", "?"), tuple(params)).fetchall()
+
+    def ping(self) -> None:
+        self.execute("SELECT 1")
+
+    def close(self) -> None:
+        with self._lock:
+            for conn in self._all:
+                conn.close()
+            self._all.clear()
+        self._local = threading.local()
+
+
+class _PostgresTransaction:
+    def __init__(self, conn: Any) -> None:
+        self._conn = conn
+        self.rowcount = 0
+
+    def execute(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
+        cursor = self._conn.execute(sql, tuple(params) if params else None)
+        self.rowcount = cursor.rowcount
+        return cursor.fetchall() if cursor.description else []
+
+
+class PostgresDatabase:
+    """A psycopg connection pool; each connection has lock and idle timeouts set."""
+
+    dialect: Literal["postgres"] = "postgres"
+
+    def __init__(self, conninfo: str, *, pool_size: int, lock_timeout: int) -> None:
+        from psycopg_pool import ConnectionPool
+
+        self.lock_timeout = lock_timeout
+
+        def configure(conn: Any) -> None:
+            conn.autocommit = True
+            conn.execute(f"SET lock_timeout = '{int(lock_timeout)}s'")
+            conn.execute("SET idle_in_transaction_session_timeout = '60s'")
+            conn.autocommit = False
+
+        self.pool = ConnectionPool(
+            conninfo,
+            min_size=1,
+            max_size=pool_size,
+            configure=configure,
+            open=True,
+            name="oms",
+        )
+
+    @contextmanager
+    def connection(self) -> Iterator[Any]:
+        with self.pool.connection() as conn:
+            yield conn
+
+    @contextmanager
+    def transaction(self) -> Iterator[_PostgresTransaction]:
+        with self.pool.connection() as conn:
+            yield _PostgresTransaction(conn)
+
+    def execute(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
+        with self.transaction() as tx:
+            return tx.execute(sql, params)
+
+    def ping(self) -> None:
+        self.execute("SELECT 1")
+
+    def close(self) -> None:
+        self.pool.close()
+
+
+def open_database(settings: Settings) -> SQLiteDatabase | PostgresDatabase:
+    if settings.dialect == "sqlite":
+        return SQLiteDatabase(settings.sqlite_path, settings.lock_timeout)
+    return PostgresDatabase(
+        settings.postgres_conninfo(),
+        pool_size=settings.db_pool_size,
+        lock_timeout=settings.lock_timeout,
+    )
