@@ -1,0 +1,49 @@
+"""`create_app(settings)` builds the whole service; nothing is built at import time."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+
+from app.adapters.db import open_database
+from app.adapters.idempotency import IdempotencyStore
+from app.api import health, orders
+from app.api.middleware import RequestContextMiddleware
+from app.api.problems import install_problem_handlers
+from app.application import Clock, OrderService, open_service, utc_now
+from app.config import Settings
+
+
+def create_app(
+    settings: Settings,
+    *,
+    service: OrderService | None = None,
+    clock: Clock = utc_now,
+) -> FastAPI:
+    """The HTTP service over the order store that `settings` names."""
+    db = open_database(settings)
+    service = service or open_service(settings, clock=clock)
+
+    @asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        yield
+        service.close()
+        db.close()
+
+    app = FastAPI(
+        title="La Redoute order service",
+        version="0.1.0",
+        summary="Event-sourced orders for La Redoute and La Brand Boutique sellers",
+        lifespan=lifespan,
+    )
+    app.state.settings = settings
+    app.state.db = db
+    app.state.service = service
+    app.state.idempotency = IdempotencyStore(db)
+    install_problem_handlers(app)
+    app.add_middleware(RequestContextMiddleware, max_body_bytes=settings.max_body_bytes)
+    app.include_router(health.router)
+    app.include_router(orders.router)
+    return app

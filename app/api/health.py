@@ -1,0 +1,37 @@
+"""Liveness and readiness probes."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Request
+from fastapi.responses import JSONResponse
+
+from app.adapters.migrations import pending
+from app.api.schemas import Health
+
+router = APIRouter(tags=["health"])
+
+
+@router.get("/healthz", response_model=Health, summary="The process is up")
+def healthz() -> Health:
+    return Health(status="ok")
+
+
+@router.get(
+    "/readyz",
+    response_model=Health,
+    summary="The store answers and its schema is up to date",
+    responses={503: {"model": Health, "description": "Not ready: see checks"}},
+)
+def readyz(request: Request) -> JSONResponse:
+    state = request.app.state
+    checks: dict[str, str] = {}
+    try:
+        state.db.ping()
+        missing = pending(state.db, state.settings.migrations_dir)
+        checks["store"] = "ok"
+        checks["migrations"] = "ok" if not missing else f"pending: {', '.join(missing)}"
+    except Exception as exc:  # noqa: BLE001 - any failure means not ready
+        checks["store"] = f"unavailable: {type(exc).__name__}"
+    ready = all(value == "ok" for value in checks.values()) and "migrations" in checks
+    body = Health(status="ok" if ready else "unavailable", checks=checks)
+    return JSONResponse(body.model_dump(), status_code=200 if ready else 503)

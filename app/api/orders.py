@@ -1,0 +1,248 @@
+"""Order routes: parse the body, call one service method, answer with the order."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Any
+from uuid import UUID
+
+from fastapi import APIRouter, Request, Response
+from fastapi.responses import JSONResponse
+
+from app.api.commands import (
+    ExpectedVersionDep,
+    IdempotencyKeyDep,
+    IdempotencyStoreDep,
+    ServiceDep,
+    order_response,
+    run_command,
+)
+from app.api.schemas import (
+    CancelCommand,
+    HistoryEventPublic,
+    OrderCreate,
+    OrderHistoryPublic,
+    OrderPublic,
+    Problem,
+    RefundCreate,
+    RefuseCommand,
+    ShipCommand,
+)
+
+router = APIRouter(prefix="/v1/orders", tags=["orders"])
+
+
+def _problem(description: str) -> dict[str, Any]:
+    return {"model": Problem, "description": description, "content": {"application/problem+json": {}}}
+
+
+_ETAG_HEADER = {"ETag": {"description": 'The order\'s version, e.g. "3"', "schema": {"type": "string"}}}
+_READ_ERRORS: dict[int | str, dict[str, Any]] = {
+    404: _problem("No order has this id"),
+    422: _problem("The order id is not a UUID"),
+}
+_COMMAND_ERRORS: dict[int | str, dict[str, Any]] = {
+    200: {"description": "The order after the command", "headers": _ETAG_HEADER},
+    400: _problem("Malformed If-Match or Idempotency-Key header"),
+    404: _problem("No order has this id"),
+    409: _problem(
+        "The command is not allowed in the order's status (type /problems/invalid-status), "
+        "the acceptance deadline passed, or a request with the same Idempotency-Key is running"
+    ),
+    412: _problem("If-Match does not name the order's current version"),
+    413: _problem("The body is too large"),
+    422: _problem(
+        "The body is invalid (unknown field, wrong type, broken rule: the problem names the "
+        "field and the rule) or the Idempotency-Key was used for another request"
+    ),
+    428: _problem("If-Match is missing"),
+    503: _problem("The store is unavailable; retry later"),
+}
+
+
+@router.post(
+    "",
+    response_model=OrderPublic,
+    status_code=201,
+    summary="Import an order from the marketplace",
+    responses={
+        200: {"model": OrderPublic, "description": "The order was already imported: the existing one"},
+        201: {
+            "description": "Imported",
+            "headers": {**_ETAG_HEADER, "Location": {"description": "The order's URL", "schema": {"type": "string"}}},
+        },
+        413: _problem("The body is too large"),
+        422: _problem("The body is invalid: the problem names the field and the rule"),
+        503: _problem("The store is unavailable; retry later"),
+    },
+)
+def import_order(body: OrderCreate, service: ServiceDep, request: Request) -> JSONResponse:
+    result = service.import_order(
+        channel=body.channel,
+        marketplace_order_id=body.marketplace_order_id,
+        created_at=body.created_at,
+        customer=body.customer.model_dump(),
+        shipping_address=body.shipping_address.model_dump(),
+        delivery=body.delivery.model_dump(),
+        shipping_price=Decimal(body.shipping_price),
+        lines=[
+            {**line.model_dump(), "unit_price": Decimal(line.unit_price)} for line in body.lines
+        ],
+    )
+    location = str(request.url_for("get_order", order_id=str(result.order.id)).path)
+    return order_response(result.order, 201 if result.created else 200, Location=location)
+
+
+@router.get(
+    "/{order_id}",
+    response_model=OrderPublic,
+    summary="The order's current state",
+    responses={200: {"headers": _ETAG_HEADER, "description": "The order"}, **_READ_ERRORS},
+)
+def get_order(order_id: UUID, service: ServiceDep) -> JSONResponse:
+    return order_response(service.get_order(order_id))
+
+
+@router.get(
+    "/{order_id}/events",
+    response_model=OrderHistoryPublic,
+    summary="The order's full history, oldest first",
+    responses=_READ_ERRORS,
+)
+def order_events(order_id: UUID, service: ServiceDep) -> OrderHistoryPublic:
+    return OrderHistoryPublic(
+        order_id=order_id,
+        events=[
+            HistoryEventPublic(type=e.type, version=e.version, timestamp=e.timestamp, data=e.data)
+            for e in service.history(order_id)
+        ],
+    )
+
+
+@router.post(
+    "/{order_id}/accept",
+    response_model=OrderPublic,
+    summary="Accept a CREATED order (within 72 hours of its creation)",
+    responses=_COMMAND_ERRORS,
+)
+def accept_order(
+    order_id: UUID,
+    request: Request,
+    service: ServiceDep,
+    store: IdempotencyStoreDep,
+    version: ExpectedVersionDep,
+    key: IdempotencyKeyDep,
+) -> Response:
+    return run_command(
+        request, store, key, None,
+        lambda: order_response(service.accept(order_id, expected_version=version)),
+    )
+
+
+@router.post(
+    "/{order_id}/refuse",
+    response_model=OrderPublic,
+    summary="Refuse a CREATED order",
+    responses=_COMMAND_ERRORS,
+)
+def refuse_order(
+    order_id: UUID,
+    body: RefuseCommand,
+    request: Request,
+    service: ServiceDep,
+    store: IdempotencyStoreDep,
+    version: ExpectedVersionDep,
+    key: IdempotencyKeyDep,
+) -> Response:
+    return run_command(
+        request, store, key, body,
+        lambda: order_response(
+            service.refuse(order_id, reason=body.reason, expected_version=version)
+        ),
+    )
+
+
+@router.post(
+    "/{order_id}/ship",
+    response_model=OrderPublic,
+    summary="Ship a TOSHIP order with its tracking",
+    description="Without tracking_url, the URL is built for the carriers we know "
+    "(Colissimo, Chronopost, DHL, UPS, GLS, DPD, Mondial Relay, Colis Privé); "
+    "for another carrier tracking_url is required.",
+    responses=_COMMAND_ERRORS,
+)
+def ship_order(
+    order_id: UUID,
+    body: ShipCommand,
+    request: Request,
+    service: ServiceDep,
+    store: IdempotencyStoreDep,
+    version: ExpectedVersionDep,
+    key: IdempotencyKeyDep,
+) -> Response:
+    return run_command(
+        request, store, key, body,
+        lambda: order_response(
+            service.ship(
+                order_id,
+                tracking_number=body.tracking_number,
+                carrier=body.carrier,
+                tracking_url=body.tracking_url,
+                expected_version=version,
+            )
+        ),
+    )
+
+
+@router.post(
+    "/{order_id}/cancel",
+    response_model=OrderPublic,
+    summary="Cancel a TOSHIP order, or some quantities of its lines, as out of stock",
+    responses=_COMMAND_ERRORS,
+)
+def cancel_order(
+    order_id: UUID,
+    body: CancelCommand,
+    request: Request,
+    service: ServiceDep,
+    store: IdempotencyStoreDep,
+    version: ExpectedVersionDep,
+    key: IdempotencyKeyDep,
+) -> Response:
+    lines = [(ln.line_id, ln.quantity) for ln in body.lines] if body.lines else None
+    return run_command(
+        request, store, key, body,
+        lambda: order_response(
+            service.cancel(order_id, reason=body.reason, lines=lines, expected_version=version)
+        ),
+    )
+
+
+@router.post(
+    "/{order_id}/refunds",
+    response_model=OrderPublic,
+    summary="Request a refund of the whole order or of some lines, with or without shipping",
+    responses=_COMMAND_ERRORS,
+)
+def request_refund(
+    order_id: UUID,
+    body: RefundCreate,
+    request: Request,
+    service: ServiceDep,
+    store: IdempotencyStoreDep,
+    version: ExpectedVersionDep,
+    key: IdempotencyKeyDep,
+) -> Response:
+    lines = [(ln.line_id, ln.quantity) for ln in body.lines] if body.lines else None
+    return run_command(
+        request, store, key, body,
+        lambda: order_response(
+            service.request_refund(
+                order_id,
+                reason=body.reason,
+                refund_shipping=body.refund_shipping,
+                lines=lines,
+                expected_version=version,
+            )
+        ),
+    )

@@ -1,0 +1,280 @@
+"""Request and response bodies of the public API (`XCreate` in, `XPublic` out)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from decimal import Decimal
+from typing import Annotated, Any, Literal
+from uuid import UUID
+
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints
+
+from app.domain.order import Order, OrderLine, Refund
+
+Money = Annotated[
+    str,
+    StringConstraints(pattern=r"^(0|[1-9][0-9]{0,8})(\.[0-9]{1,2})?$"),
+    Field(
+        description="Amount in euros as a decimal string with at most 2 decimals, e.g. \"29.99\"",
+        examples=["29.99"],
+    ),
+]
+ShortText = Annotated[str, StringConstraints(min_length=1, max_length=200)]
+Reason = Annotated[str, StringConstraints(min_length=1, max_length=500)]
+Identifier = Annotated[str, StringConstraints(min_length=1, max_length=64, pattern=r"^\S+$")]
+Quantity = Annotated[int, Field(strict=True, ge=1, le=10_000)]
+
+
+class Body(BaseModel):
+    """Request bodies reject unknown fields and never coerce between types."""
+
+    model_config = ConfigDict(extra="forbid", strict=True, str_strip_whitespace=False)
+
+
+class CustomerIn(Body):
+    firstname: ShortText
+    lastname: ShortText
+    email: Annotated[str, StringConstraints(max_length=254, pattern=r"^[^@\s]+@[^@\s]+$")]
+
+
+class AddressIn(Body):
+    street: Annotated[str, StringConstraints(min_length=1, max_length=500)]
+    zip_code: Annotated[str, StringConstraints(min_length=1, max_length=16)]
+    city: ShortText
+    country: Annotated[str, StringConstraints(min_length=2, max_length=2, pattern=r"^[A-Z]{2}$")]
+
+
+class DeliveryIn(Body):
+    mode: Literal["home", "relay"]
+    relay_id: Annotated[str, StringConstraints(min_length=1, max_length=64)] | None = None
+    relay_name: ShortText | None = None
+    relay_address: Annotated[str, StringConstraints(min_length=1, max_length=500)] | None = None
+
+
+class OrderLineIn(Body):
+    line_id: Identifier
+    sku: Annotated[str, StringConstraints(min_length=1, max_length=64)]
+    ean: Annotated[str, StringConstraints(min_length=1, max_length=14, pattern=r"^[0-9]+$")]
+    title: Annotated[str, StringConstraints(min_length=1, max_length=500)]
+    quantity: Quantity
+    unit_price: Money
+
+
+class OrderCreate(Body):
+    """An order as the marketplace gives it, imported in status CREATED."""
+
+    channel: Literal["laredoute", "labrandboutique"]
+    marketplace_order_id: Identifier
+    created_at: Annotated[AwareDatetime, Field(strict=False)]
+    customer: CustomerIn
+    shipping_address: AddressIn
+    delivery: DeliveryIn
+    shipping_price: Money
+    lines: Annotated[list[OrderLineIn], Field(min_length=1, max_length=200)]
+
+
+class RefuseCommand(Body):
+    reason: Reason
+
+
+class ShipCommand(Body):
+    tracking_number: Annotated[str, StringConstraints(min_length=1, max_length=32)]
+    carrier: Annotated[str, StringConstraints(min_length=1, max_length=64)]
+    tracking_url: Annotated[str, StringConstraints(min_length=8, max_length=2048)] | None = None
+
+
+class LineQuantityIn(Body):
+    line_id: Identifier
+    quantity: Quantity
+
+
+class CancelCommand(Body):
+    lines: Annotated[list[LineQuantityIn], Field(min_length=1, max_length=200)] | None = None
+    reason: Reason
+
+
+class RefundCreate(Body):
+    lines: Annotated[list[LineQuantityIn], Field(min_length=1, max_length=200)] | None = None
+    refund_shipping: bool
+    reason: Reason
+
+
+# ---------------------------------------------------------------- responses
+
+
+class Public(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+
+class OrderLinePublic(Public):
+    line_id: str
+    sku: str
+    ean: str
+    title: str
+    quantity: int
+    unit_price: Decimal
+    amount: Decimal
+    status: str
+    canceled_quantity: int
+    refunded_quantity: int
+
+
+class RefundLinePublic(Public):
+    line_id: str
+    quantity: int
+    amount: Decimal
+
+
+class RefundPublic(Public):
+    refund_id: str
+    status: str
+    lines: list[RefundLinePublic]
+    shipping_amount: Decimal
+    amount: Decimal
+    reason: str
+    refusal_reason: str | None
+    requested_at: datetime
+    updated_at: datetime | None
+
+
+class ShipmentPublic(Public):
+    carrier: str
+    tracking_number: str
+    tracking_url: str
+    shipped_at: datetime
+
+
+class AmountsPublic(Public):
+    currency: Literal["EUR"] = "EUR"
+    goods_total: Decimal
+    shipping_price: Decimal
+    order_total: Decimal
+    canceled_amount: Decimal
+    payable_total: Decimal
+    refunded_amount: Decimal
+    refundable_amount: Decimal
+
+
+class OrderPublic(Public):
+    id: UUID
+    channel: str
+    marketplace_order_id: str
+    status: str
+    tab: str
+    version: int
+    created_at: datetime
+    acceptance_deadline: datetime
+    customer: dict[str, str]
+    shipping_address: dict[str, str]
+    delivery: dict[str, str | None]
+    lines: list[OrderLinePublic]
+    shipment: ShipmentPublic | None
+    refunds: list[RefundPublic]
+    amounts: AmountsPublic
+    accepted_at: datetime | None
+    paid_at: datetime | None
+    refusal_reason: str | None
+    cancel_reason: str | None
+
+    @classmethod
+    def of(cls, order: Order) -> OrderPublic:
+        return cls(
+            id=order.id,
+            channel=order.channel,
+            marketplace_order_id=order.marketplace_order_id,
+            status=order.status,
+            tab=order.tab,
+            version=order.version,
+            created_at=order.created_at,
+            acceptance_deadline=order.acceptance_deadline,
+            customer=order.customer,
+            shipping_address=order.shipping_address,
+            delivery=order.delivery,
+            lines=[_line(order, line) for line in order.lines],
+            shipment=ShipmentPublic.model_validate(order.shipment) if order.shipment else None,
+            refunds=[_refund(refund) for refund in order.refunds],
+            amounts=AmountsPublic(
+                goods_total=order.goods_total,
+                shipping_price=order.shipping_price,
+                order_total=order.order_total,
+                canceled_amount=order.canceled_amount,
+                payable_total=order.payable_total,
+                refunded_amount=order.refunded_amount,
+                refundable_amount=order.refundable_amount,
+            ),
+            accepted_at=order.accepted_at,
+            paid_at=order.paid_at,
+            refusal_reason=order.refusal_reason,
+            cancel_reason=order.cancel_reason,
+        )
+
+
+def _line(order: Order, line: OrderLine) -> OrderLinePublic:
+    return OrderLinePublic(
+        line_id=line.line_id,
+        sku=line.sku,
+        ean=line.ean,
+        title=line.title,
+        quantity=line.quantity,
+        unit_price=line.unit_price,
+        amount=line.amount,
+        status=order.line_status(line),
+        canceled_quantity=line.canceled_quantity,
+        refunded_quantity=line.refunded_quantity,
+    )
+
+
+def _refund(refund: Refund) -> RefundPublic:
+    return RefundPublic(
+        refund_id=refund.refund_id,
+        status=refund.status,
+        lines=[
+            RefundLinePublic(line_id=line_id, quantity=qty, amount=refund.line_amounts[line_id])
+            for line_id, qty in refund.lines.items()
+        ],
+        shipping_amount=refund.shipping_amount,
+        amount=refund.amount,
+        reason=refund.reason,
+        refusal_reason=refund.refusal_reason,
+        requested_at=refund.requested_at,
+        updated_at=refund.updated_at,
+    )
+
+
+class HistoryEventPublic(Public):
+    type: str
+    version: int
+    timestamp: datetime
+    data: dict[str, Any]
+
+
+class OrderHistoryPublic(Public):
+    order_id: UUID
+    events: list[HistoryEventPublic]
+
+
+class FieldError(BaseModel):
+    field: str
+    rule: str
+    message: str
+
+
+class Problem(BaseModel):
+    """An RFC 9457 problem document."""
+
+    type: str = Field(description="Stable URI reference naming the kind of problem")
+    title: str
+    status: int
+    detail: str
+    instance: str | None = None
+    field: str | None = Field(default=None, description="The request field at fault, if one")
+    rule: str | None = Field(default=None, description="The rule it breaks, if one")
+    errors: list[FieldError] = Field(default_factory=list)
+    status_now: str | None = Field(default=None, description="For invalid-status problems")
+    allowed_statuses: list[str] | None = None
+    current_version: int | None = None
+
+
+class Health(BaseModel):
+    status: Literal["ok", "unavailable"]
+    checks: dict[str, str] = Field(default_factory=dict)
