@@ -15,7 +15,6 @@ from uuid import UUID
 import structlog
 from eventsourcing.application import AggregateNotFoundError, Application
 from eventsourcing.persistence import IntegrityError
-from eventsourcing.sqlite import SQLiteApplicationRecorder
 
 from app.config import Settings
 from app.domain.errors import OrderNotFound, VersionConflict
@@ -24,18 +23,13 @@ from app.domain.order import LineQuantity, Order, order_id_for
 log = structlog.get_logger(__name__)
 
 Clock = Callable[[], datetime]
-EVENTS_TABLE = "orders_events"
+# Builds the record that answers a command (an idempotency record); it is stored in the same
+# transaction as the command's events.
+Receipt = Callable[["Order"], Any] | None
 
 
 def utc_now() -> datetime:
     return datetime.now(UTC)
-
-
-class OrdersSQLiteRecorder(SQLiteApplicationRecorder):
-    """The library's SQLite recorder, on the same table name as the PostgreSQL one."""
-
-    def __init__(self, datastore: Any, events_table_name: str = EVENTS_TABLE) -> None:
-        super().__init__(datastore, events_table_name=EVENTS_TABLE)
 
 
 def persistence_env(settings: Settings) -> dict[str, str]:
@@ -45,7 +39,7 @@ def persistence_env(settings: Settings) -> dict[str, str]:
             "PERSISTENCE_MODULE": "eventsourcing.sqlite",
             "SQLITE_DBNAME": settings.sqlite_path,
             "SQLITE_LOCK_TIMEOUT": str(settings.lock_timeout),
-            "APPLICATION_RECORDER_TOPIC": "app.application:OrdersSQLiteRecorder",
+            "APPLICATION_RECORDER_TOPIC": "app.adapters.recorders:OrdersSQLiteRecorder",
             "CREATE_TABLE": "no",
         }
     params = settings.postgres_params()
@@ -61,7 +55,7 @@ def persistence_env(settings: Settings) -> dict[str, str]:
         "POSTGRES_CONNECT_TIMEOUT": "5",
         "POSTGRES_POOL_SIZE": str(settings.db_pool_size),
         "POSTGRES_MAX_OVERFLOW": str(settings.db_pool_size),
-        "POSTGRES_PRE_PING": "y",
+        "APPLICATION_RECORDER_TOPIC": "app.adapters.recorders:OrdersPostgresRecorder",
         "CREATE_TABLE": "no",
     }
 
@@ -151,11 +145,22 @@ class OrderService(Application[UUID]):
 
     # ---------------------------------------------------------------- merchant commands
 
-    def accept(self, order_id: UUID, *, expected_version: int | None = None) -> Order:
-        return self._change(order_id, expected_version, lambda o: o.accept(at=self.clock()))
+    def accept(
+        self, order_id: UUID, *, expected_version: int | None = None, receipt: Receipt = None
+    ) -> Order:
+        return self._change(
+            order_id, expected_version, lambda o: o.accept(at=self.clock()), receipt
+        )
 
-    def refuse(self, order_id: UUID, *, reason: str, expected_version: int | None = None) -> Order:
-        return self._change(order_id, expected_version, lambda o: o.refuse(reason=reason))
+    def refuse(
+        self,
+        order_id: UUID,
+        *,
+        reason: str,
+        expected_version: int | None = None,
+        receipt: Receipt = None,
+    ) -> Order:
+        return self._change(order_id, expected_version, lambda o: o.refuse(reason=reason), receipt)
 
     def ship(
         self,
@@ -165,6 +170,7 @@ class OrderService(Application[UUID]):
         carrier: str,
         tracking_url: str | None = None,
         expected_version: int | None = None,
+        receipt: Receipt = None,
     ) -> Order:
         return self._change(
             order_id,
@@ -175,6 +181,7 @@ class OrderService(Application[UUID]):
                 tracking_url=tracking_url,
                 at=self.clock(),
             ),
+            receipt,
         )
 
     def cancel(
@@ -184,12 +191,14 @@ class OrderService(Application[UUID]):
         reason: str,
         lines: list[tuple[str, int]] | None = None,
         expected_version: int | None = None,
+        receipt: Receipt = None,
     ) -> Order:
         quantities = _line_quantities(lines)
         return self._change(
             order_id,
             expected_version,
             lambda o: o.cancel(lines=quantities, reason=reason, at=self.clock()),
+            receipt,
         )
 
     def request_refund(
@@ -200,6 +209,7 @@ class OrderService(Application[UUID]):
         refund_shipping: bool,
         lines: list[tuple[str, int]] | None = None,
         expected_version: int | None = None,
+        receipt: Receipt = None,
     ) -> Order:
         quantities = _line_quantities(lines)
         return self._change(
@@ -208,6 +218,7 @@ class OrderService(Application[UUID]):
             lambda o: o.request_refund(
                 lines=quantities, refund_shipping=refund_shipping, reason=reason, at=self.clock()
             ),
+            receipt,
         )
 
     # ---------------------------------------------------------------- marketplace transitions
@@ -241,15 +252,20 @@ class OrderService(Application[UUID]):
     # ---------------------------------------------------------------- plumbing
 
     def _change(
-        self, order_id: UUID, expected_version: int | None, command: Callable[[Order], Any]
+        self,
+        order_id: UUID,
+        expected_version: int | None,
+        command: Callable[[Order], Any],
+        receipt: Receipt = None,
     ) -> Order:
         order = self.get_order(order_id)
         if expected_version is not None and expected_version != order.version:
             raise VersionConflict(expected_version, order.version)
         version_before = order.version
         command(order)
+        extra = {"idempotency": receipt(order)} if receipt is not None else {}
         try:
-            self.save(order)
+            self.save(order, **extra)
         except IntegrityError:
             # Someone else wrote the next version first: the caller must re-read and retry.
             raise VersionConflict(expected_version or version_before, None) from None

@@ -1,108 +1,60 @@
 """Remembered responses of commands sent with an Idempotency-Key.
 
-A key is claimed before the command runs and completed with its response afterwards, so a
-retry replays the first response instead of running the command again. A claim left behind
-by a crashed process expires; the command itself is still protected by the order's version
-(If-Match), so re-running it after such a crash can never apply it twice.
+A command's record is written in the same transaction as the events it caused (see
+`app.adapters.recorders`), so either both are stored or neither: a retry finds the record and
+replays it, and a command can never be applied twice. Refusals, which write no event, are
+stored on their own.
 """
 
 from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
-from typing import Any
 
 from app.adapters.db import PostgresDatabase, SQLiteDatabase
 
-STALE_CLAIM_AFTER = timedelta(seconds=30)
+INSERT_SQL = (
+    "INSERT INTO idempotency_keys"
+    " (key, request_hash, status_code, response_body, response_headers)"
+    " VALUES (%s, %s, %s, %s, %s)"
+)
 
 
 @dataclass(frozen=True)
-class StoredResponse:
+class IdempotencyRecord:
+    key: str
+    request_hash: str
     status_code: int
-    body: Any
+    body: bytes
     headers: dict[str, str]
 
-
-@dataclass(frozen=True)
-class Claimed:
-    """The key is ours: run the command, then complete or release it."""
-
-
-@dataclass(frozen=True)
-class Replay:
-    response: StoredResponse
-
-
-@dataclass(frozen=True)
-class Mismatch:
-    """The key was used for another request."""
-
-
-@dataclass(frozen=True)
-class InProgress:
-    """Another request with this key is running now."""
-
-
-ClaimResult = Claimed | Replay | Mismatch | InProgress
+    def params(self) -> tuple[str, str, int, str, str]:
+        return (
+            self.key,
+            self.request_hash,
+            self.status_code,
+            self.body.decode(),
+            json.dumps(self.headers),
+        )
 
 
 class IdempotencyStore:
     def __init__(self, db: SQLiteDatabase | PostgresDatabase) -> None:
         self.db = db
 
-    def _ts(self, when: datetime) -> Any:
-        return when if self.db.dialect == "postgres" else when.isoformat()
+    def get(self, key: str) -> IdempotencyRecord | None:
+        rows = self.db.execute(
+            "SELECT request_hash, status_code, response_body, response_headers"
+            " FROM idempotency_keys WHERE key = %s",
+            (key,),
+        )
+        if not rows:
+            return None
+        request_hash, status_code, body, headers = rows[0]
+        return IdempotencyRecord(key, request_hash, int(status_code), body.encode(), json.loads(headers))
 
-    def claim(self, key: str, request_hash: str, now: datetime | None = None) -> ClaimResult:
-        now = now or datetime.now(UTC)
+    def put(self, record: IdempotencyRecord) -> bool:
+        """Store a record on its own; False when the key is taken already."""
         with self.db.transaction() as tx:
-            tx.execute(
-                "INSERT INTO idempotency_keys (key, request_hash, state, created_at, updated_at)"
-                " VALUES (%s, %s, 'started', %s, %s) ON CONFLICT (key) DO NOTHING",
-                (key, request_hash, self._ts(now), self._ts(now)),
-            )
-            if tx.rowcount == 1:
-                return Claimed()
-            rows = tx.execute(
-                "SELECT request_hash, state, status_code, response_body, response_headers,"
-                " updated_at FROM idempotency_keys WHERE key = %s",
-                (key,),
-            )
-            stored_hash, state, status_code, body, headers, updated_at = rows[0]
-            if stored_hash != request_hash:
-                return Mismatch()
-            if state == "done":
-                return Replay(
-                    StoredResponse(int(status_code), json.loads(body), json.loads(headers))
-                )
-            if isinstance(updated_at, str):
-                updated_at = datetime.fromisoformat(updated_at)
-            if now - updated_at < STALE_CLAIM_AFTER:
-                return InProgress()
-            # The claimant died before answering: take the claim over.
-            tx.execute(
-                "UPDATE idempotency_keys SET updated_at = %s WHERE key = %s",
-                (self._ts(now), key),
-            )
-            return Claimed()
-
-    def complete(self, key: str, response: StoredResponse) -> None:
-        self.db.execute(
-            "UPDATE idempotency_keys SET state = 'done', status_code = %s, response_body = %s,"
-            " response_headers = %s, updated_at = %s WHERE key = %s",
-            (
-                response.status_code,
-                json.dumps(response.body),
-                json.dumps(response.headers),
-                self._ts(datetime.now(UTC)),
-                key,
-            ),
-        )
-
-    def release(self, key: str) -> None:
-        """Forget a claim whose command failed unexpectedly, so that a retry can run it."""
-        self.db.execute(
-            "DELETE FROM idempotency_keys WHERE key = %s AND state = 'started'", (key,)
-        )
+            tx.execute(INSERT_SQL + " ON CONFLICT (key) DO NOTHING", record.params())
+            return tx.rowcount == 1

@@ -6,29 +6,21 @@ import hashlib
 import json
 import re
 from collections.abc import Callable
-from typing import Annotated, Any
+from typing import Annotated
 
-from fastapi import Depends, Header, Request
-from fastapi.responses import JSONResponse
+from fastapi import Depends, Header, Request, Response
 from pydantic import BaseModel
 
-from app.adapters.idempotency import (
-    Claimed,
-    IdempotencyStore,
-    InProgress,
-    Mismatch,
-    Replay,
-    StoredResponse,
-)
+from app.adapters.idempotency import IdempotencyRecord, IdempotencyStore
 from app.api.problems import ProblemError, domain_problem
 from app.api.schemas import OrderPublic
-from app.application import OrderService
+from app.application import OrderService, Receipt
 from app.domain.errors import DomainError, VersionConflict
 from app.domain.order import Order
 
 _ETAG = re.compile(r'^\s*"(\d{1,12})"\s*$|^\s*(\d{1,12})\s*$')
 _KEY = re.compile(r"^[\x21-\x7e]{1,255}$")
-_REPLAYED_HEADERS = ("etag", "location")
+_REPLAYED_HEADERS = ("etag", "location", "content-type")
 
 
 def get_service(request: Request) -> OrderService:
@@ -103,10 +95,12 @@ ExpectedVersionDep = Annotated[int | None, Depends(expected_version)]
 IdempotencyKeyDep = Annotated[str | None, Depends(idempotency_key)]
 
 
-def order_response(order: Order, status_code: int = 200, **headers: str) -> JSONResponse:
-    body = OrderPublic.of(order).model_dump(mode="json")
-    return JSONResponse(
-        body, status_code=status_code, headers={"ETag": f'"{order.version}"', **headers}
+def order_response(order: Order, status_code: int = 200, **headers: str) -> Response:
+    return Response(
+        OrderPublic.of(order).model_dump_json(),
+        status_code=status_code,
+        media_type="application/json",
+        headers={"ETag": f'"{order.version}"', **headers},
     )
 
 
@@ -123,21 +117,50 @@ def run_command(
     store: IdempotencyStore,
     key: str | None,
     body: BaseModel | None,
-    action: Callable[[], JSONResponse],
-) -> JSONResponse:
-    """Run a command once per Idempotency-Key; a retry gets the first answer back."""
+    action: Callable[[Receipt], Order],
+) -> Response:
+    """Run a command once per Idempotency-Key; a retry gets the first answer back.
+
+    The answer of a command that changed the order is stored with its events, in one
+    transaction. A refusal is stored on its own. A version conflict is not remembered: the
+    client re-reads the order and retries with the same key.
+    """
     if key is None:
-        return action()
-    claim = store.claim(key, fingerprint(request, body))
-    if isinstance(claim, Replay):
-        stored = claim.response
-        return JSONResponse(
-            stored.body,
-            status_code=stored.status_code,
-            headers={**stored.headers, "Idempotent-Replayed": "true"},
-            media_type=stored.headers.get("content-type", "application/json"),
-        )
-    if isinstance(claim, Mismatch):
+        return order_response(action(None))
+    request_hash = fingerprint(request, body)
+    known = store.get(key)
+    if known is not None:
+        return _replay(known, request_hash)
+    answered: list[Response] = []
+
+    def receipt(order: Order) -> IdempotencyRecord:
+        response = order_response(order)
+        answered.append(response)
+        return _record(key, request_hash, response)
+
+    try:
+        action(receipt)
+    except VersionConflict:
+        # Lost a race: maybe to a retry of this very request, whose answer is now stored.
+        known = store.get(key)
+        if known is not None:
+            return _replay(known, request_hash)
+        raise
+    except DomainError as exc:
+        refusal = domain_problem(request, exc)
+        if not store.put(_record(key, request_hash, refusal)):
+            return _replay(store.get(key), request_hash)
+        return refusal
+    return answered[-1]
+
+
+def _record(key: str, request_hash: str, response: Response) -> IdempotencyRecord:
+    headers = {name: value for name, value in response.headers.items() if name in _REPLAYED_HEADERS}
+    return IdempotencyRecord(key, request_hash, response.status_code, bytes(response.body), headers)
+
+
+def _replay(record: IdempotencyRecord | None, request_hash: str) -> Response:
+    if record is None or record.request_hash != request_hash:
         raise ProblemError(
             422,
             "idempotency-key-reused",
@@ -146,35 +169,8 @@ def run_command(
             field="Idempotency-Key",
             rule="same_request",
         )
-    if isinstance(claim, InProgress):
-        raise ProblemError(
-            409,
-            "idempotency-key-in-use",
-            "Request in progress",
-            "a request with this Idempotency-Key is still running; retry shortly",
-            field="Idempotency-Key",
-            rule="one_at_a_time",
-            headers={"Retry-After": "1"},
-        )
-    assert isinstance(claim, Claimed)
-    try:
-        response = action()
-    except VersionConflict:
-        # Not an answer to remember: the client re-reads and retries with the same key.
-        store.release(key)
-        raise
-    except DomainError as exc:
-        response = domain_problem(request, exc)
-    except BaseException:
-        store.release(key)
-        raise
-    store.complete(key, _stored(response))
-    return response
-
-
-def _stored(response: JSONResponse) -> StoredResponse:
-    headers: dict[str, Any] = {
-        name: value for name, value in response.headers.items() if name in _REPLAYED_HEADERS
-    }
-    headers["content-type"] = response.media_type or "application/json"
-    return StoredResponse(response.status_code, json.loads(bytes(response.body)), headers)
+    return Response(
+        record.body,
+        status_code=record.status_code,
+        headers={**record.headers, "Idempotent-Replayed": "true"},
+    )

@@ -7,7 +7,6 @@ from typing import Any
 from uuid import UUID
 
 from fastapi import APIRouter, Request, Response
-from fastapi.responses import JSONResponse
 
 from app.api.commands import (
     ExpectedVersionDep,
@@ -76,7 +75,7 @@ _COMMAND_ERRORS: dict[int | str, dict[str, Any]] = {
         503: _problem("The store is unavailable; retry later"),
     },
 )
-def import_order(body: OrderCreate, service: ServiceDep, request: Request) -> JSONResponse:
+def import_order(body: OrderCreate, service: ServiceDep, request: Request) -> Response:
     result = service.import_order(
         channel=body.channel,
         marketplace_order_id=body.marketplace_order_id,
@@ -99,7 +98,7 @@ def import_order(body: OrderCreate, service: ServiceDep, request: Request) -> JS
     summary="The order's current state",
     responses={200: {"headers": _ETAG_HEADER, "description": "The order"}, **_READ_ERRORS},
 )
-def get_order(order_id: UUID, service: ServiceDep) -> JSONResponse:
+def get_order(order_id: UUID, service: ServiceDep) -> Response:
     return order_response(service.get_order(order_id))
 
 
@@ -135,7 +134,7 @@ def accept_order(
 ) -> Response:
     return run_command(
         request, store, key, None,
-        lambda: order_response(service.accept(order_id, expected_version=version)),
+        lambda receipt: service.accept(order_id, expected_version=version, receipt=receipt),
     )
 
 
@@ -156,8 +155,8 @@ def refuse_order(
 ) -> Response:
     return run_command(
         request, store, key, body,
-        lambda: order_response(
-            service.refuse(order_id, reason=body.reason, expected_version=version)
+        lambda receipt: service.refuse(
+            order_id, reason=body.reason, expected_version=version, receipt=receipt
         ),
     )
 
@@ -182,14 +181,13 @@ def ship_order(
 ) -> Response:
     return run_command(
         request, store, key, body,
-        lambda: order_response(
-            service.ship(
-                order_id,
-                tracking_number=body.tracking_number,
-                carrier=body.carrier,
-                tracking_url=body.tracking_url,
-                expected_version=version,
-            )
+        lambda receipt: service.ship(
+            order_id,
+            tracking_number=body.tracking_number,
+            carrier=body.carrier,
+            tracking_url=body.tracking_url,
+            expected_version=version,
+            receipt=receipt,
         ),
     )
 
@@ -212,8 +210,8 @@ def cancel_order(
     lines = [(ln.line_id, ln.quantity) for ln in body.lines] if body.lines else None
     return run_command(
         request, store, key, body,
-        lambda: order_response(
-            service.cancel(order_id, reason=body.reason, lines=lines, expected_version=version)
+        lambda receipt: service.cancel(
+            order_id, reason=body.reason, lines=lines, expected_version=version, receipt=receipt
         ),
     )
 
@@ -236,13 +234,12 @@ def request_refund(
     lines = [(ln.line_id, ln.quantity) for ln in body.lines] if body.lines else None
     return run_command(
         request, store, key, body,
-        lambda: order_response(
-            service.request_refund(
-                order_id,
-                reason=body.reason,
-                refund_shipping=body.refund_shipping,
-                lines=lines,
-                expected_version=version,
-            )
+        lambda receipt: service.request_refund(
+            order_id,
+            reason=body.reason,
+            refund_shipping=body.refund_shipping,
+            lines=lines,
+            expected_version=version,
+            receipt=receipt,
         ),
     )

@@ -109,6 +109,9 @@ def _validation_errors(exc: RequestValidationError) -> list[dict[str, str]]:
         rule = str(error.get("type", "invalid"))
         if rule == "extra_forbidden":
             message = "unknown field"
+        if rule == "json_invalid":
+            # Its location is a character offset in the body, not a field.
+            loc = ("body",)
         errors.append({"field": _field_path(loc), "rule": rule, "message": message})
     return errors
 
@@ -202,15 +205,21 @@ def install_problem_handlers(app: FastAPI) -> None:
     async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
         slugs = {404: "not-found", 405: "method-not-allowed", 413: "body-too-large"}
         slug = slugs.get(exc.status_code, f"http-{exc.status_code}")
-        too_large = exc.status_code == 413
+        title = slug.replace("-", " ").capitalize()
+        field = rule = None
+        if exc.status_code == 413:
+            field, rule = "body", "max_bytes"
+        elif exc.status_code == 400:
+            # FastAPI's answer to a body it cannot parse (too deeply nested, not UTF-8, ...).
+            slug, title, field, rule = "invalid-request", "The request is invalid", "body", "json_invalid"
         return problem_response(
             request,
             exc.status_code,
             slug,
-            slug.replace("-", " ").capitalize(),
+            title,
             str(exc.detail),
-            field="body" if too_large else None,
-            rule="max_bytes" if too_large else None,
+            field=field,
+            rule=rule,
             headers=dict(exc.headers or {}),
         )
 

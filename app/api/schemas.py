@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Annotated, Any, Literal
 from uuid import UUID
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints
+from pydantic_core import PydanticCustomError
 
 from app.domain.order import Order, OrderLine, Refund
 
@@ -23,6 +24,18 @@ ShortText = Annotated[str, StringConstraints(min_length=1, max_length=200)]
 Reason = Annotated[str, StringConstraints(min_length=1, max_length=500)]
 Identifier = Annotated[str, StringConstraints(min_length=1, max_length=64, pattern=r"^\S+$")]
 Quantity = Annotated[int, Field(strict=True, ge=1, le=10_000)]
+
+# Far enough from datetime's limits that the 72-hour deadline and UTC conversions cannot overflow.
+_EARLIEST = datetime(1970, 1, 1, tzinfo=UTC)
+_LATEST = datetime(9000, 1, 1, tzinfo=UTC)
+
+
+def _plausible_date(value: datetime) -> datetime:
+    if not _EARLIEST <= value < _LATEST:
+        raise PydanticCustomError(
+            "date_range", "the date must be between 1970-01-01 and 9000-01-01 (UTC)"
+        )
+    return value
 
 
 class Body(BaseModel):
@@ -65,7 +78,7 @@ class OrderCreate(Body):
 
     channel: Literal["laredoute", "labrandboutique"]
     marketplace_order_id: Identifier
-    created_at: Annotated[AwareDatetime, Field(strict=False)]
+    created_at: Annotated[AwareDatetime, Field(strict=False), AfterValidator(_plausible_date)]
     customer: CustomerIn
     shipping_address: AddressIn
     delivery: DeliveryIn

@@ -1,13 +1,12 @@
--- Responses of commands sent with an Idempotency-Key, replayed on retries.
+-- Responses of commands sent with an Idempotency-Key, replayed on retries. A command's row is
+-- written in the same transaction as the events it caused.
 CREATE TABLE idempotency_keys (
     key TEXT PRIMARY KEY,
     request_hash TEXT NOT NULL,
-    state TEXT NOT NULL CHECK (state IN ('started', 'done')),
-    status_code INTEGER,
-    response_body TEXT,
-    response_headers TEXT,
-    created_at TEXT NOT NULL,
-    updated_at TEXT NOT NULL
+    status_code INTEGER NOT NULL,
+    response_body TEXT NOT NULL,
+    response_headers TEXT NOT NULL,
+    created_at TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ', 'now'))
 );
 
 CREATE INDEX idempotency_keys_created_at_idx ON idempotency_keys (created_at);

@@ -1,0 +1,39 @@
+"""The event store library's recorders, extended to write an idempotency record in the same
+transaction as the events of the command it answers."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from eventsourcing.persistence import StoredEvent
+from eventsourcing.postgres import PostgresApplicationRecorder
+from eventsourcing.sqlite import SQLiteApplicationRecorder
+
+from app.adapters.idempotency import INSERT_SQL, IdempotencyRecord
+
+EVENTS_TABLE = "orders_events"
+
+
+class OrdersSQLiteRecorder(SQLiteApplicationRecorder):
+    """SQLite recorder on the same table name as the PostgreSQL one."""
+
+    def __init__(self, datastore: Any, events_table_name: str = EVENTS_TABLE) -> None:
+        super().__init__(datastore, events_table_name=EVENTS_TABLE)
+
+    def _insert_events(
+        self, c: Any, stored_events: Sequence[StoredEvent], **kwargs: Any
+    ) -> Sequence[int] | None:
+        ids = super()._insert_events(c, stored_events, **kwargs)
+        record: IdempotencyRecord | None = kwargs.get("idempotency")
+        if record is not None:
+            c.execute(INSERT_SQL.replace("%s", "?"), record.params())
+        return ids
+
+
+class OrdersPostgresRecorder(PostgresApplicationRecorder):
+    def _insert_events(self, curs: Any, stored_events: Sequence[StoredEvent], **kwargs: Any) -> None:
+        super()._insert_events(curs, stored_events, **kwargs)
+        record: IdempotencyRecord | None = kwargs.get("idempotency")
+        if record is not None:
+            curs.execute(INSERT_SQL, record.params(), prepare=True)

@@ -1,0 +1,186 @@
+"""Command throughput and latency over HTTP on PostgreSQL, against a plain-INSERT baseline.
+
+    .venv/bin/python bench/commands.py [--orders 10000] [--concurrency 8]
+
+1. Imports N orders through the application layer in batches (prints orders/s).
+2. Starts the service (`bench/server.py`, uvicorn, one process) on a fresh database and sends
+   each order's accept, then its ship, through HTTP with C concurrent clients, each command
+   with If-Match and an Idempotency-Key (the payment validation between the two is the
+   marketplace's, done through the application layer and not timed).
+3. In the same run and server, sends as many requests to the baseline route that does one
+   plain INSERT into the same database.
+Prints commands/s and p50/p99 latency for both, and their ratio.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import statistics
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Callable
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import httpx
+import psycopg
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from app.adapters.db import open_database  # noqa: E402
+from app.adapters.migrations import migrate  # noqa: E402
+from app.application import open_service  # noqa: E402
+from app.config import Settings  # noqa: E402
+from tests.support import free_port, order_fields  # noqa: E402
+
+
+@contextmanager
+def fresh_database(admin_url: str):
+    name = f"oms_bench_{uuid.uuid4().hex[:10]}"
+    with psycopg.connect(admin_url, autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    try:
+        yield admin_url.rsplit("/", 1)[0] + "/" + name
+    finally:
+        with psycopg.connect(admin_url, autocommit=True) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@contextmanager
+def server(database_url: str):
+    port = free_port()
+    env = {**os.environ, "DATABASE_URL": database_url, "OMS_LOG_LEVEL": "INFO"}
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "uvicorn", "--factory", "bench.server:build",
+         "--host", "127.0.0.1", "--port", str(port), "--no-access-log", "--log-level", "warning"],
+        cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                if httpx.get(url + "/readyz", timeout=1).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                pass
+            if time.monotonic() > deadline or proc.poll() is not None:
+                raise RuntimeError("the benchmark server did not start")
+            time.sleep(0.1)
+        yield url
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
+
+
+def percentile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(round(q * (len(ordered) - 1))))]
+
+
+async def load(
+    url: str, requests: list[tuple[str, dict[str, str], dict[str, Any] | None]], concurrency: int
+) -> tuple[float, list[float], dict[int, int]]:
+    """Send the requests with `concurrency` clients; returns (seconds, latencies, statuses)."""
+    queue: asyncio.Queue = asyncio.Queue()
+    for item in requests:
+        queue.put_nowait(item)
+    latencies: list[float] = []
+    statuses: dict[int, int] = {}
+
+    async def worker() -> None:
+        async with httpx.AsyncClient(base_url=url, timeout=30) as client:
+            while True:
+                try:
+                    path, headers, body = queue.get_nowait()
+                except asyncio.QueueEmpty:
+                    return
+                started = time.perf_counter()
+                response = await client.post(path, headers=headers, json=body)
+                latencies.append(time.perf_counter() - started)
+                statuses[response.status_code] = statuses.get(response.status_code, 0) + 1
+
+    started = time.perf_counter()
+    await asyncio.gather(*(worker() for _ in range(concurrency)))
+    return time.perf_counter() - started, latencies, statuses
+
+
+def report(name: str, seconds: float, latencies: list[float], statuses: dict[int, int]) -> float:
+    rate = len(latencies) / seconds
+    print(
+        f"{name:<28} {len(latencies):>7} requests  {rate:>8.0f} req/s  "
+        f"p50 {percentile(latencies, 0.50) * 1000:6.2f} ms  "
+        f"p99 {percentile(latencies, 0.99) * 1000:6.2f} ms  statuses {statuses}"
+    )
+    return rate
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--orders", type=int, default=10_000)
+    parser.add_argument("--concurrency", type=int, default=8)
+    parser.add_argument("--batch", type=int, default=100, help="orders per import batch")
+    parser.add_argument(
+        "--admin-url",
+        default=os.environ.get("OMS_TEST_DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/postgres"),
+    )
+    args = parser.parse_args()
+
+    with fresh_database(args.admin_url) as database_url:
+        settings = Settings(DATABASE_URL=database_url, OMS_LOG_LEVEL="WARNING")
+        db = open_database(settings)
+        migrate(db, settings.migrations_dir)
+        db.close()
+        service = open_service(settings)
+
+        batches = [
+            [order_fields(f"LR-BENCH-{i:06d}") for i in range(start, min(start + args.batch, args.orders))]
+            for start in range(0, args.orders, args.batch)
+        ]
+        started = time.perf_counter()
+        for batch in batches:
+            service.import_orders(batch)
+        import_seconds = time.perf_counter() - started
+        ids = [str(service.find_order("laredoute", f"LR-BENCH-{i:06d}").id) for i in range(args.orders)]
+        print(f"PostgreSQL, {args.orders} orders, {args.concurrency} concurrent clients")
+        print(f"{'batch import (application)':<28} {args.orders:>7} orders    "
+              f"{args.orders / import_seconds:>8.0f} orders/s")
+
+        def command(path_of: Callable[[str], str], version: int, body: dict | None):
+            return [
+                (path_of(order_id), {"If-Match": f'"{version}"', "Idempotency-Key": uuid.uuid4().hex}, body)
+                for order_id in ids
+            ]
+
+        with server(database_url) as url:
+            baseline_requests = [
+                ("/bench/insert", {}, {"order_ref": order_id, "action": "accept"}) for order_id in ids
+            ] + [("/bench/insert", {}, {"order_ref": order_id, "action": "ship"}) for order_id in ids]
+            asyncio.run(load(url, baseline_requests[: args.concurrency * 50], args.concurrency))  # warm-up
+
+            accept = command(lambda o: f"/v1/orders/{o}/accept", 1, None)
+            s1, l1, st1 = asyncio.run(load(url, accept, args.concurrency))
+            for order_id in ids:
+                service.validate_payment(uuid.UUID(order_id))
+            ship = command(
+                lambda o: f"/v1/orders/{o}/ship", 3, {"tracking_number": "6A1234567890", "carrier": "Colissimo"}
+            )
+            s2, l2, st2 = asyncio.run(load(url, ship, args.concurrency))
+            statuses = {k: st1.get(k, 0) + st2.get(k, 0) for k in {*st1, *st2}}
+            ours = report("commands (accept + ship)", s1 + s2, l1 + l2, statuses)
+            bs, bl, bst = asyncio.run(load(url, baseline_requests, args.concurrency))
+            base = report("baseline (one INSERT)", bs, bl, bst)
+        service.close()
+        print(f"throughput ratio commands/baseline: {ours / base:.2f}  (target >= 0.5)")
+        print(f"commands p99: {percentile(l1 + l2, 0.99) * 1000:.2f} ms  (target < 25 ms)")
+        print(f"batch import: {args.orders / import_seconds:.0f} orders/s")
+
+
+if __name__ == "__main__":
+    main()
