@@ -39,6 +39,7 @@ _ETAG_HEADER = {"ETag": {"description": 'The order\'s version, e.g. "3"', "schem
 _READ_ERRORS: dict[int | str, dict[str, Any]] = {
     404: _problem("No order has this id"),
     422: _problem("The order id is not a UUID"),
+    503: _problem("The store is unavailable; retry later"),
 }
 _COMMAND_ERRORS: dict[int | str, dict[str, Any]] = {
     200: {"description": "The order after the command", "headers": _ETAG_HEADER},
