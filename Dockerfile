@@ -16,7 +16,7 @@ WORKDIR /srv/oms
 
 # Dependencies first, from pyproject.toml alone, so that code changes reuse
 # this layer.
-COPY pyproject.toml ./
+COPY pyproject.toml README.md ./
 RUN python -c "import tomllib; print('\n'.join(tomllib.load(open('pyproject.toml', 'rb'))['project']['dependencies']))" > /tmp/requirements.txt \
  && pip install -r /tmp/requirements.txt \
  && rm /tmp/requirements.txt
