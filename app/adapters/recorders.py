@@ -46,11 +46,16 @@ class OrdersPostgresRecorder(PostgresApplicationRecorder):
             # A connection that broke before the write: one more go on a fresh one.
             return _insert_once(self, stored_events, **kwargs)
 
-    def _insert_events(self, curs: Any, stored_events: Sequence[StoredEvent], **kwargs: Any) -> None:
-        super()._insert_events(curs, stored_events, **kwargs)
+    def _fetch_ids_after_insert_events(
+        self, curs: Any, stored_events: Sequence[StoredEvent], **kwargs: Any
+    ) -> Sequence[int] | None:
+        ids = super()._fetch_ids_after_insert_events(curs, stored_events, **kwargs)
         record: IdempotencyRecord | None = kwargs.get("idempotency")
         if record is not None:
-            curs.execute(INSERT_SQL, record.params(), prepare=True)
-
+            # Fetching the returned key makes a unique violation surface here, inside the
+            # library's error handling, as an IntegrityError that rolls the events back.
+            curs.execute(INSERT_SQL + " RETURNING key", record.params())
+            curs.fetchone()
+        return ids
 
 _insert_once = PostgresApplicationRecorder.insert_events.__wrapped__  # type: ignore[attr-defined]
