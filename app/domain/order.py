@@ -3,6 +3,10 @@
 Public methods check the rules and raise; private `@event` methods only change state, so
 replaying the history re-applies every change without re-running a check. Time always comes in
 as an argument: the domain has no clock.
+
+Every event after Imported also records `status`, the order's status once it is applied, so
+that readers of the log (projections, integrators, auditors) need not re-derive it; the
+aggregate itself derives its status from its state and never reads that field.
 """
 
 from __future__ import annotations
@@ -324,19 +328,19 @@ class Order(Aggregate):
                 "acceptance_deadline",
                 f"the acceptance deadline passed at {self.acceptance_deadline.isoformat()}",
             )
-        self._accepted(at=at)
+        self._accepted(at=at, status=OrderStatus.ACCEPTED)
 
     @event("Accepted")
-    def _accepted(self, at: datetime) -> None:
+    def _accepted(self, at: datetime, status: str) -> None:
         self.fulfilment_status = OrderStatus.ACCEPTED
         self.accepted_at = at
 
     def refuse(self, *, reason: str) -> None:
         self._require("refuse", {OrderStatus.CREATED})
-        self._refused(reason=_required_text("reason", reason))
+        self._refused(reason=_required_text("reason", reason), status=OrderStatus.REFUSED)
 
     @event("Refused")
-    def _refused(self, reason: str) -> None:
+    def _refused(self, reason: str, status: str) -> None:
         self.fulfilment_status = OrderStatus.REFUSED
         self.refusal_reason = reason
 
@@ -384,10 +388,18 @@ class Order(Aggregate):
                     "give tracking_url",
                 )
             url = generated
-        self._shipped(carrier=carrier, tracking_number=tracking_number, tracking_url=url, at=at)
+        self._shipped(
+            carrier=carrier,
+            tracking_number=tracking_number,
+            tracking_url=url,
+            at=at,
+            status=OrderStatus.SHIPPED,
+        )
 
     @event("Shipped")
-    def _shipped(self, carrier: str, tracking_number: str, tracking_url: str, at: datetime) -> None:
+    def _shipped(
+        self, carrier: str, tracking_number: str, tracking_url: str, at: datetime, status: str
+    ) -> None:
         self.fulfilment_status = OrderStatus.SHIPPED
         self.shipment = Shipment(carrier, tracking_number, tracking_url, at)
 
@@ -403,10 +415,20 @@ class Order(Aggregate):
             quantities = self._checked_quantities(
                 lines, lambda line: line.kept_quantity, "cancel"
             )
-        self._lines_canceled(lines=quantities, reason=reason, at=at)
+        everything = all(
+            quantities.get(line.line_id, 0) == line.kept_quantity for line in self.lines
+        )
+        self._lines_canceled(
+            lines=quantities,
+            reason=reason,
+            at=at,
+            status=OrderStatus.OUT_OF_STOCK if everything else OrderStatus.TOSHIP,
+        )
 
     @event("LinesCanceled")
-    def _lines_canceled(self, lines: dict[str, int], reason: str, at: datetime) -> None:
+    def _lines_canceled(
+        self, lines: dict[str, int], reason: str, at: datetime, status: str
+    ) -> None:
         for line_id, quantity in lines.items():
             line = self.line(line_id)
             assert line is not None
@@ -474,6 +496,7 @@ class Order(Aggregate):
             reason=reason,
             supersedes=superseded,
             at=at,
+            status=OrderStatus.TO_REFUND,
         )
         return self.refunds[-1]
 
@@ -488,6 +511,7 @@ class Order(Aggregate):
         reason: str,
         supersedes: str | None,
         at: datetime,
+        status: str,
     ) -> None:
         if supersedes is not None:
             self._refund(supersedes).status = RefundStatus.SUPERSEDED
@@ -508,18 +532,18 @@ class Order(Aggregate):
 
     def validate_payment(self, *, at: datetime) -> None:
         self._require("validate the payment of", {OrderStatus.ACCEPTED})
-        self._payment_validated(at=at)
+        self._payment_validated(at=at, status=OrderStatus.TOSHIP)
 
     @event("PaymentValidated")
-    def _payment_validated(self, at: datetime) -> None:
+    def _payment_validated(self, at: datetime, status: str) -> None:
         self.fulfilment_status = OrderStatus.TOSHIP
 
     def refuse_payment(self, *, at: datetime) -> None:
         self._require("refuse the payment of", {OrderStatus.ACCEPTED})
-        self._payment_refused(at=at)
+        self._payment_refused(at=at, status=OrderStatus.CANCELED)
 
     @event("PaymentRefused")
-    def _payment_refused(self, at: datetime) -> None:
+    def _payment_refused(self, at: datetime, status: str) -> None:
         self.fulfilment_status = OrderStatus.CANCELED
         self.closed_at = at
 
@@ -532,48 +556,54 @@ class Order(Aggregate):
                 "deadline_not_reached",
                 f"the acceptance deadline is {self.acceptance_deadline.isoformat()}",
             )
-        self._acceptance_expired(at=at)
+        self._acceptance_expired(at=at, status=OrderStatus.CANCELED)
 
     @event("AcceptanceExpired")
-    def _acceptance_expired(self, at: datetime) -> None:
+    def _acceptance_expired(self, at: datetime, status: str) -> None:
         self.fulfilment_status = OrderStatus.CANCELED
         self.closed_at = at
 
     def mark_paid(self, *, at: datetime) -> None:
         if self.fulfilment_status != OrderStatus.SHIPPED:
             raise InvalidStatus("pay", self.status, _SHIPPED_STATUSES)
-        self._paid(at=at)
+        refund = self.latest_refund
+        self._paid(at=at, status=refund.status if refund is not None else OrderStatus.PAID)
 
     @event("Paid")
-    def _paid(self, at: datetime) -> None:
+    def _paid(self, at: datetime, status: str) -> None:
         self.fulfilment_status = OrderStatus.PAID
         self.paid_at = at
 
     def submit_refund(self, refund_id: str, *, at: datetime) -> None:
         """The marketplace received the request and waits for its approval."""
         self._move_refund(refund_id, {RefundStatus.TO_REFUND}, "submit", at)
-        self._refund_submitted(refund_id=refund_id, at=at)
+        self._refund_submitted(refund_id=refund_id, at=at, status=OrderStatus.TO_APPROVE)
 
     @event("RefundSubmitted")
-    def _refund_submitted(self, refund_id: str, at: datetime) -> None:
+    def _refund_submitted(self, refund_id: str, at: datetime, status: str) -> None:
         self._set_refund_status(refund_id, RefundStatus.TO_APPROVE, at)
 
     def approve_refund(self, refund_id: str, *, at: datetime) -> None:
         self._move_refund(
             refund_id, {RefundStatus.TO_REFUND, RefundStatus.TO_APPROVE}, "approve", at
         )
-        self._refund_approved(refund_id=refund_id, at=at)
+        self._refund_approved(refund_id=refund_id, at=at, status=OrderStatus.REFUNDING)
 
     @event("RefundApproved")
-    def _refund_approved(self, refund_id: str, at: datetime) -> None:
+    def _refund_approved(self, refund_id: str, at: datetime, status: str) -> None:
         self._set_refund_status(refund_id, RefundStatus.REFUNDING, at)
 
     def complete_refund(self, refund_id: str, *, at: datetime) -> None:
         self._move_refund(refund_id, {RefundStatus.REFUNDING}, "complete", at)
-        self._refund_completed(refund_id=refund_id, at=at)
+        self._refund_completed(
+            refund_id=refund_id,
+            amount=self._refund(refund_id).amount,
+            at=at,
+            status=OrderStatus.REFUNDED,
+        )
 
     @event("RefundCompleted")
-    def _refund_completed(self, refund_id: str, at: datetime) -> None:
+    def _refund_completed(self, refund_id: str, amount: Decimal, at: datetime, status: str) -> None:
         refund = self._set_refund_status(refund_id, RefundStatus.REFUNDED, at)
         for line_id, quantity in refund.lines.items():
             self._line(line_id).refunded_quantity += quantity
@@ -590,10 +620,12 @@ class Order(Aggregate):
                 "refund_refusal_reason",
                 f"reason must be one of {', '.join(RefundRefusalReason)}",
             ) from None
-        self._refund_refused(refund_id=refund_id, reason=reason, at=at)
+        self._refund_refused(
+            refund_id=refund_id, reason=reason, at=at, status=OrderStatus.REFUND_REFUSED
+        )
 
     @event("RefundRefused")
-    def _refund_refused(self, refund_id: str, reason: str, at: datetime) -> None:
+    def _refund_refused(self, refund_id: str, reason: str, at: datetime, status: str) -> None:
         refund = self._set_refund_status(refund_id, RefundStatus.REFUND_REFUSED, at)
         refund.refusal_reason = reason
 
