@@ -7,6 +7,7 @@ both call them. Time comes from an injected clock so that tests and the sandbox 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping
+from contextvars import ContextVar
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -23,6 +24,8 @@ from app.domain.order import LineQuantity, Order, order_id_for
 log = structlog.get_logger(__name__)
 
 Clock = Callable[[], datetime]
+# The log position of the last events this thread (or request) saved: read-your-writes.
+last_saved_position: ContextVar[int | None] = ContextVar("last_saved_position", default=None)
 # Builds the record that answers a command (an idempotency record); it is stored in the same
 # transaction as the command's events.
 Receipt = Callable[["Order"], Any] | None
@@ -82,6 +85,19 @@ class OrderService(Application[UUID]):
     def __init__(self, env: Mapping[str, str] | None = None, *, clock: Clock = utc_now) -> None:
         super().__init__(env=env)
         self.clock = clock
+        self._saved_listeners: list[Callable[[], None]] = []
+
+    def on_saved(self, listener: Callable[[], None]) -> None:
+        """Call `listener` after each write (wakes in-process projection runners)."""
+        self._saved_listeners.append(listener)
+
+    def save(self, *objs: Any, **kwargs: Any) -> Any:
+        recordings = super().save(*objs, **kwargs)
+        if recordings:
+            last_saved_position.set(recordings[-1].notification.id)
+            for listener in self._saved_listeners:
+                listener()
+        return recordings
 
     # ---------------------------------------------------------------- queries
 

@@ -28,6 +28,12 @@ class Settings(BaseSettings):
     db_pool_size: int = Field(default=10, ge=1, le=200)
     migrations_dir: Path = _REPO_ROOT / "migrations"
     max_body_bytes: int = Field(default=1_000_000, ge=1024)
+    # Projections run in the service process unless a separate worker runs them.
+    run_projections: bool = True
+    projection_batch_size: int = Field(default=1000, ge=1, le=100_000)
+    projection_poll_interval: float = Field(default=1.0, gt=0, le=60)
+    # How long a list call with min_position waits for the projection to catch up.
+    read_wait_seconds: float = Field(default=2.0, ge=0, le=30)
     log_level: str = "INFO"
     log_format: Literal["json", "console"] = "json"
 

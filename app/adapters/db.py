@@ -18,6 +18,8 @@ from app.config import Settings
 class Transaction(Protocol):
     def execute(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]: ...
 
+    def executemany(self, sql: str, rows: Sequence[Sequence[Any]]) -> None: ...
+
     @property
     def rowcount(self) -> int: ...
 
@@ -43,6 +45,10 @@ class _SQLiteTransaction:
         cursor = self._conn.execute(sql.replace("%s", "?"), tuple(params))
         self.rowcount = cursor.rowcount
         return cursor.fetchall()
+
+    def executemany(self, sql: str, rows: Sequence[Sequence[Any]]) -> None:
+        if rows:
+            self._conn.executemany(sql.replace("%s", "?"), rows)
 
 
 class SQLiteDatabase:
@@ -110,6 +116,11 @@ class _PostgresTransaction:
         cursor = self._conn.execute(sql, tuple(params) if params else None)
         self.rowcount = cursor.rowcount
         return cursor.fetchall() if cursor.description else []
+
+    def executemany(self, sql: str, rows: Sequence[Sequence[Any]]) -> None:
+        if rows:
+            with self._conn.cursor() as cursor:
+                cursor.executemany(sql, rows)
 
 
 class PostgresDatabase:

@@ -9,11 +9,15 @@ from fastapi import FastAPI
 
 from app.adapters.db import open_database
 from app.adapters.idempotency import IdempotencyStore
-from app.api import health, orders
+from app.adapters.recorders import EVENTS_TABLE
+from app.api import health, order_list, orders
 from app.api.middleware import RequestContextMiddleware
 from app.api.problems import install_problem_handlers
 from app.application import Clock, OrderService, open_service, utc_now
 from app.config import Settings
+from app.projections import runners as projection_runners
+from app.projections.order_tabs import OrderTabsQueries
+from app.projections.runner import LogListener
 
 
 def create_app(
@@ -25,10 +29,34 @@ def create_app(
     """The HTTP service over the order store that `settings` names."""
     db = open_database(settings)
     service = service or open_service(settings, clock=clock)
+    runners = (
+        projection_runners(
+            db,
+            service,
+            batch_size=settings.projection_batch_size,
+            poll_interval=settings.projection_poll_interval,
+        )
+        if settings.run_projections
+        else {}
+    )
+
+    def wake_all() -> None:
+        for runner in runners.values():
+            runner.wake()
+
+    service.on_saved(wake_all)
+    listener = LogListener(db, EVENTS_TABLE, wake_all)
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        for runner in runners.values():
+            runner.start()
+        if runners:
+            listener.start()
         yield
+        listener.stop()
+        for runner in runners.values():
+            runner.stop()
         service.close()
         db.close()
 
@@ -42,8 +70,11 @@ def create_app(
     app.state.db = db
     app.state.service = service
     app.state.idempotency = IdempotencyStore(db)
+    app.state.runners = runners
+    app.state.order_tabs = OrderTabsQueries(db)
     install_problem_handlers(app)
     app.add_middleware(RequestContextMiddleware, max_body_bytes=settings.max_body_bytes)
     app.include_router(health.router)
+    app.include_router(order_list.router)
     app.include_router(orders.router)
     return app

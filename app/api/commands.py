@@ -14,12 +14,13 @@ from pydantic import BaseModel
 from app.adapters.idempotency import IdempotencyRecord, IdempotencyStore
 from app.api.problems import ProblemError, domain_problem
 from app.api.schemas import OrderPublic
-from app.application import OrderService, Receipt
+from app.application import OrderService, Receipt, last_saved_position
 from app.domain.errors import DomainError, VersionConflict
 from app.domain.order import Order
 
 _ETAG = re.compile(r'^\s*"(\d{1,12})"\s*$|^\s*(\d{1,12})\s*$')
 _KEY = re.compile(r"^[\x21-\x7e]{1,255}$")
+POSITION_HEADER = "X-Event-Position"
 _REPLAYED_HEADERS = ("etag", "location", "content-type")
 
 
@@ -125,8 +126,9 @@ def run_command(
     transaction. A refusal is stored on its own. A version conflict is not remembered: the
     client re-reads the order and retries with the same key.
     """
+    last_saved_position.set(None)
     if key is None:
-        return order_response(action(None))
+        return with_position(order_response(action(None)))
     request_hash = fingerprint(request, body)
     known = store.get(key)
     if known is not None:
@@ -151,7 +153,15 @@ def run_command(
         if not store.put(_record(key, request_hash, refusal)):
             return _replay(store.get(key), request_hash)
         return refusal
-    return answered[-1]
+    return with_position(answered[-1])
+
+
+def with_position(response: Response) -> Response:
+    """Tell the client where its write is in the log, for read-your-writes on the lists."""
+    position = last_saved_position.get()
+    if position is not None:
+        response.headers[POSITION_HEADER] = str(position)
+    return response
 
 
 def _record(key: str, request_hash: str, response: Response) -> IdempotencyRecord:

@@ -19,7 +19,7 @@ def healthz() -> Health:
 @router.get(
     "/readyz",
     response_model=Health,
-    summary="The store answers and its schema is up to date",
+    summary="The store answers, its schema is up to date and no projection has failed",
     responses={503: {"model": Health, "description": "Not ready: see checks"}},
 )
 def readyz(request: Request) -> JSONResponse:
@@ -30,6 +30,13 @@ def readyz(request: Request) -> JSONResponse:
         missing = pending(state.db, state.settings.migrations_dir)
         checks["store"] = "ok"
         checks["migrations"] = "ok" if not missing else f"pending: {', '.join(missing)}"
+        for name, runner in state.runners.items():
+            status = runner.status()
+            checks[f"projection:{name}"] = (
+                "ok"
+                if status.healthy
+                else f"failed at position {status.failed_position}: {status.error}"
+            )
     except Exception as exc:  # noqa: BLE001 - any failure means not ready
         checks["store"] = f"unavailable: {type(exc).__name__}"
     ready = all(value == "ok" for value in checks.values()) and "migrations" in checks

@@ -15,6 +15,7 @@ from app.api.commands import (
     ServiceDep,
     order_response,
     run_command,
+    with_position,
 )
 from app.api.schemas import (
     CancelCommand,
@@ -35,7 +36,14 @@ def _problem(description: str) -> dict[str, Any]:
     return {"model": Problem, "description": description, "content": {"application/problem+json": {}}}
 
 
-_ETAG_HEADER = {"ETag": {"description": 'The order\'s version, e.g. "3"', "schema": {"type": "string"}}}
+_ETAG_HEADER = {
+    "ETag": {"description": 'The order\'s version, e.g. "3"', "schema": {"type": "string"}},
+    "X-Event-Position": {
+        "description": "Log position of the events written; pass it as min_position to the "
+        "order list to read your own write",
+        "schema": {"type": "integer"},
+    },
+}
 _READ_ERRORS: dict[int | str, dict[str, Any]] = {
     404: _problem("No order has this id"),
     422: _problem("The order id is not a UUID"),
@@ -90,7 +98,8 @@ def import_order(body: OrderCreate, service: ServiceDep, request: Request) -> Re
         ],
     )
     location = str(request.url_for("get_order", order_id=str(result.order.id)).path)
-    return order_response(result.order, 201 if result.created else 200, Location=location)
+    response = order_response(result.order, 201 if result.created else 200, Location=location)
+    return with_position(response) if result.created else response
 
 
 @router.get(

@@ -1,0 +1,26 @@
+"""Read models fed from the event log, and the machinery that runs them."""
+
+from __future__ import annotations
+
+from app.adapters.db import PostgresDatabase, SQLiteDatabase
+from app.application import OrderService
+from app.projections.order_tabs import OrderTabsProjection
+from app.projections.runner import Projection, ProjectionRunner
+
+
+def all_projections(db: SQLiteDatabase | PostgresDatabase) -> dict[str, Projection]:
+    projections: list[Projection] = [OrderTabsProjection(db.dialect)]
+    return {p.name: p for p in projections}
+
+
+def runners(
+    db: SQLiteDatabase | PostgresDatabase,
+    service: OrderService,
+    *,
+    batch_size: int = 1000,
+    poll_interval: float = 1.0,
+) -> dict[str, ProjectionRunner]:
+    return {
+        name: ProjectionRunner(db, service, p, batch_size=batch_size, poll_interval=poll_interval)
+        for name, p in all_projections(db).items()
+    }

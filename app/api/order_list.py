@@ -1,0 +1,208 @@
+"""The order list behind the tabs, and the count per tab, read from the order tabs projection."""
+
+from __future__ import annotations
+
+import time
+from datetime import datetime
+from decimal import Decimal
+from typing import Annotated, Any, Literal
+from uuid import UUID
+
+from fastapi import APIRouter, Query, Request, Response
+from pydantic import AwareDatetime, BaseModel
+
+from app.api.problems import ProblemError
+from app.api.schemas import Problem
+from app.domain.order import Channel, OrderStatus
+from app.projections.order_tabs import (
+    InvalidCursor,
+    OrderFilters,
+    OrderRow,
+    OrderTabsQueries,
+    time_left,
+)
+
+router = APIRouter(prefix="/v1/orders", tags=["order tabs"])
+
+Tab = Literal["new", "waiting_shipment", "sent", "canceled"]
+
+
+class TrackingPublic(BaseModel):
+    carrier: str
+    tracking_number: str
+    tracking_url: str | None
+
+
+class OrderSummaryPublic(BaseModel):
+    id: UUID
+    channel: str
+    marketplace_order_id: str
+    status: str
+    tab: str
+    customer_name: str
+    goods_total: Decimal
+    shipping_price: Decimal
+    order_total: Decimal
+    refunded_amount: Decimal
+    line_count: int
+    created_at: datetime
+    acceptance_deadline: datetime
+    time_left_to_accept_seconds: int | None
+    shipped_at: datetime | None
+    tracking: TrackingPublic | None
+    last_event_at: datetime
+    version: int
+
+
+class OrderListPublic(BaseModel):
+    items: list[OrderSummaryPublic]
+    next_cursor: str | None
+    has_more: bool
+    position: int
+    caught_up: bool
+
+
+class TabCountPublic(BaseModel):
+    total: int
+    by_status: dict[str, int]
+
+
+class TabCountsPublic(BaseModel):
+    tabs: dict[str, TabCountPublic]
+    position: int
+
+
+def _summary(row: OrderRow, now: datetime) -> OrderSummaryPublic:
+    waiting = row.status == OrderStatus.CREATED
+    return OrderSummaryPublic(
+        id=row.order_id,
+        channel=row.channel,
+        marketplace_order_id=row.marketplace_order_id,
+        status=row.status,
+        tab=row.tab,
+        customer_name=row.customer_name,
+        goods_total=row.goods_total,
+        shipping_price=row.shipping_price,
+        order_total=row.order_total,
+        refunded_amount=row.refunded_amount,
+        line_count=row.line_count,
+        created_at=row.created_at,
+        acceptance_deadline=row.acceptance_deadline,
+        time_left_to_accept_seconds=(
+            int(time_left(row.acceptance_deadline, now).total_seconds()) if waiting else None
+        ),
+        shipped_at=row.shipped_at,
+        tracking=(
+            TrackingPublic(
+                carrier=row.carrier,
+                tracking_number=row.tracking_number,
+                tracking_url=row.tracking_url,
+            )
+            if row.carrier and row.tracking_number
+            else None
+        ),
+        last_event_at=row.last_event_at,
+        version=row.version,
+    )
+
+
+def _queries(request: Request) -> OrderTabsQueries:
+    return request.app.state.order_tabs
+
+
+def _wait_for(request: Request, queries: OrderTabsQueries, position: int | None) -> bool:
+    """Wait, briefly, until the read model has applied `position`."""
+    if position is None:
+        return True
+    runner = request.app.state.runners.get("order_tabs")
+    deadline = time.monotonic() + request.app.state.settings.read_wait_seconds
+    while queries.position() < position:
+        if time.monotonic() >= deadline:
+            return False
+        if runner is not None:
+            runner.wake()
+        time.sleep(0.005)
+    return True
+
+
+_PROBLEMS: dict[int | str, dict[str, Any]] = {
+    422: {
+        "model": Problem,
+        "description": "A query parameter is invalid (the problem names it and the rule)",
+        "content": {"application/problem+json": {}},
+    },
+    503: {
+        "model": Problem,
+        "description": "The store is unavailable; retry later",
+        "content": {"application/problem+json": {}},
+    },
+}
+
+
+@router.get(
+    "",
+    response_model=OrderListPublic,
+    summary="List orders of a tab, newest first or by acceptance deadline",
+    description="Keyset pagination: pass `next_cursor` back as `cursor` for the next page. "
+    "With `min_position` (the `X-Event-Position` of a command response) the call waits "
+    "briefly until the list includes that write; `caught_up` says whether it does.",
+    responses=_PROBLEMS,
+)
+def list_orders(
+    request: Request,
+    response: Response,
+    tab: Tab | None = None,
+    status: OrderStatus | None = None,
+    channel: Channel | None = None,
+    created_from: AwareDatetime | None = None,
+    created_to: AwareDatetime | None = None,
+    q: Annotated[str | None, Query(min_length=1, max_length=100)] = None,
+    sort: Literal["newest", "deadline"] = "newest",
+    limit: Annotated[int, Query(ge=1, le=100)] = 50,
+    cursor: Annotated[str | None, Query(max_length=512)] = None,
+    min_position: Annotated[int | None, Query(ge=0)] = None,
+) -> OrderListPublic:
+    queries = _queries(request)
+    caught_up = _wait_for(request, queries, min_position)
+    filters = OrderFilters(
+        tab=tab,
+        status=status.value if status else None,
+        channel=channel.value if channel else None,
+        created_from=created_from,
+        created_to=created_to,
+        q=q,
+    )
+    try:
+        page = queries.list(filters, sort, limit, cursor)
+    except InvalidCursor as exc:
+        raise ProblemError(
+            422, "invalid-request", "The request is invalid", str(exc), field="cursor", rule="cursor"
+        ) from None
+    now = request.app.state.service.clock()
+    response.headers["X-Read-Position"] = str(page.position)
+    return OrderListPublic(
+        items=[_summary(row, now) for row in page.rows],
+        next_cursor=page.next_cursor,
+        has_more=page.next_cursor is not None,
+        position=page.position,
+        caught_up=caught_up and (min_position is None or page.position >= min_position),
+    )
+
+
+@router.get(
+    "/tabs",
+    response_model=TabCountsPublic,
+    summary="How many orders each tab holds, per status",
+    responses={503: _PROBLEMS[503]},
+)
+def tab_counts(request: Request) -> TabCountsPublic:
+    queries = _queries(request)
+    position = queries.position()
+    counts = queries.counts()
+    return TabCountsPublic(
+        tabs={
+            tab: TabCountPublic(total=sum(by_status.values()), by_status=by_status)
+            for tab, by_status in counts.items()
+        },
+        position=position,
+    )

@@ -1,0 +1,384 @@
+"""The order tabs read model: one row per order for the New / Waiting for shipment / Sent /
+Canceled tabs, and the queries the order list API runs on it.
+
+A batch of events becomes at most one INSERT per new order and one UPDATE per changed order,
+so catching up a long log costs a few statements per batch, not per event.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+from typing import Any, Literal
+from uuid import UUID
+
+from app.adapters.db import PostgresDatabase, SQLiteDatabase, Transaction
+from app.domain.order import ACCEPTANCE_WINDOW, TAB_OF_STATUS, OrderStatus
+from app.projections.runner import ProjectedEvent
+
+NAME = "order_tabs"
+TABS = ("new", "waiting_shipment", "sent", "canceled")
+
+_COLUMNS = (
+    "generation, order_id, channel, marketplace_order_id, status, tab, customer_name, search,"
+    " goods_total_cents, shipping_price_cents, order_total_cents, refunded_cents, line_count,"
+    " created_at, acceptance_deadline, shipped_at, carrier, tracking_number, tracking_url,"
+    " last_event_at, version, position"
+)
+_INSERT = (
+    f"INSERT INTO order_tabs ({_COLUMNS}) VALUES ("
+    + ", ".join(["%s"] * 22)
+    + ") ON CONFLICT (generation, order_id) DO NOTHING"
+)
+# Guarded by position, so re-applying an old batch can never move a row backwards.
+_UPDATE = (
+    "UPDATE order_tabs SET status = %s, tab = %s, version = %s, position = %s,"
+    " last_event_at = %s, refunded_cents = refunded_cents + %s,"
+    " shipped_at = COALESCE(%s, shipped_at), carrier = COALESCE(%s, carrier),"
+    " tracking_number = COALESCE(%s, tracking_number), tracking_url = COALESCE(%s, tracking_url)"
+    " WHERE generation = %s AND order_id = %s AND position < %s"
+)
+
+
+def cents(amount: Decimal | str) -> int:
+    return int((Decimal(amount) * 100).to_integral_value())
+
+
+def from_cents(value: int) -> Decimal:
+    return (Decimal(int(value)) / 100).quantize(Decimal("0.01"))
+
+
+class _Codec:
+    """Values as each database stores them: native on PostgreSQL, text on SQLite."""
+
+    def __init__(self, dialect: str) -> None:
+        self.native = dialect == "postgres"
+
+    def id(self, value: UUID) -> Any:
+        return value if self.native else str(value)
+
+    def time(self, value: datetime | None) -> Any:
+        if value is None or self.native:
+            return value
+        return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+    def read_time(self, value: Any) -> datetime | None:
+        if value is None or isinstance(value, datetime):
+            return value
+        return datetime.strptime(value, "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=UTC)
+
+    def read_id(self, value: Any) -> UUID:
+        return value if isinstance(value, UUID) else UUID(value)
+
+
+@dataclass
+class _Change:
+    status: str = ""
+    version: int = 0
+    position: int = 0
+    last_event_at: datetime | None = None
+    refunded_cents: int = 0
+    shipped_at: datetime | None = None
+    carrier: str | None = None
+    tracking_number: str | None = None
+    tracking_url: str | None = None
+
+
+@dataclass
+class _NewRow:
+    values: dict[str, Any] = field(default_factory=dict)
+
+
+class OrderTabsProjection:
+    """Applies order events to the order_tabs table."""
+
+    name = NAME
+
+    def __init__(self, dialect: str) -> None:
+        self.codec = _Codec(dialect)
+
+    def apply(self, tx: Transaction, generation: int, events: Sequence[ProjectedEvent]) -> None:
+        new_rows: dict[UUID, dict[str, Any]] = {}
+        changes: dict[UUID, _Change] = {}
+        for event in events:
+            if event.type == "Imported":
+                new_rows[event.originator_id] = self._imported(event)
+                continue
+            row = new_rows.get(event.originator_id)
+            if row is not None:
+                self._change_new_row(row, event)
+            else:
+                self._change(changes.setdefault(event.originator_id, _Change()), event)
+        codec = self.codec
+        tx.executemany(
+            _INSERT,
+            [
+                (
+                    generation, codec.id(order_id), r["channel"], r["marketplace_order_id"],
+                    r["status"], TAB_OF_STATUS[OrderStatus(r["status"])], r["customer_name"],
+                    r["search"], r["goods_total_cents"], r["shipping_price_cents"],
+                    r["order_total_cents"], r["refunded_cents"], r["line_count"],
+                    codec.time(r["created_at"]), codec.time(r["acceptance_deadline"]),
+                    codec.time(r["shipped_at"]), r["carrier"], r["tracking_number"],
+                    r["tracking_url"], codec.time(r["last_event_at"]), r["version"], r["position"],
+                )
+                for order_id, r in new_rows.items()
+            ],
+        )
+        tx.executemany(
+            _UPDATE,
+            [
+                (
+                    c.status, TAB_OF_STATUS[OrderStatus(c.status)], c.version, c.position,
+                    codec.time(c.last_event_at), c.refunded_cents, codec.time(c.shipped_at),
+                    c.carrier, c.tracking_number, c.tracking_url,
+                    generation, codec.id(order_id), c.position,
+                )
+                for order_id, c in changes.items()
+            ],
+        )
+
+    def clear(self, tx: Transaction, generation: int) -> None:
+        tx.execute("DELETE FROM order_tabs WHERE generation = %s", (generation,))
+
+    # ---------------------------------------------------------------- event handlers
+
+    @staticmethod
+    def _imported(event: ProjectedEvent) -> dict[str, Any]:
+        d = event.data
+        lines = d["lines"]
+        customer = d["customer"]
+        goods = sum((Decimal(line["unit_price"]) * line["quantity"] for line in lines), Decimal(0))
+        shipping = Decimal(d["shipping_price"])
+        search = " ".join(
+            [d["marketplace_order_id"], customer["firstname"], customer["lastname"]]
+            + [line["sku"] for line in lines]
+            + [line["ean"] for line in lines]
+        ).lower()
+        return {
+            "channel": d["channel"],
+            "marketplace_order_id": d["marketplace_order_id"],
+            "status": OrderStatus.CREATED.value,
+            "customer_name": f"{customer['firstname']} {customer['lastname']}",
+            "search": search,
+            "goods_total_cents": cents(goods),
+            "shipping_price_cents": cents(shipping),
+            "order_total_cents": cents(goods + shipping),
+            "refunded_cents": 0,
+            "line_count": len(lines),
+            "created_at": d["created_at"],
+            "acceptance_deadline": d["created_at"] + ACCEPTANCE_WINDOW,
+            "shipped_at": None,
+            "carrier": None,
+            "tracking_number": None,
+            "tracking_url": None,
+            "last_event_at": event.timestamp,
+            "version": event.version,
+            "position": event.position,
+        }
+
+    @staticmethod
+    def _change(change: _Change, event: ProjectedEvent) -> None:
+        d = event.data
+        change.status = d["status"]
+        change.version = event.version
+        change.position = event.position
+        change.last_event_at = event.timestamp
+        if event.type == "Shipped":
+            change.shipped_at = d["at"]
+            change.carrier = d["carrier"]
+            change.tracking_number = d["tracking_number"]
+            change.tracking_url = d["tracking_url"]
+        elif event.type == "RefundCompleted":
+            change.refunded_cents += cents(d["amount"])
+
+    @staticmethod
+    def _change_new_row(row: dict[str, Any], event: ProjectedEvent) -> None:
+        d = event.data
+        row["status"] = d["status"]
+        row["version"] = event.version
+        row["position"] = event.position
+        row["last_event_at"] = event.timestamp
+        if event.type == "Shipped":
+            row["shipped_at"] = d["at"]
+            row["carrier"] = d["carrier"]
+            row["tracking_number"] = d["tracking_number"]
+            row["tracking_url"] = d["tracking_url"]
+        elif event.type == "RefundCompleted":
+            row["refunded_cents"] += cents(d["amount"])
+
+
+# -------------------------------------------------------------------- queries
+
+Sort = Literal["newest", "deadline"]
+
+
+class InvalidCursor(ValueError):
+    pass
+
+
+@dataclass(frozen=True)
+class OrderFilters:
+    tab: str | None = None
+    status: str | None = None
+    channel: str | None = None
+    created_from: datetime | None = None
+    created_to: datetime | None = None
+    q: str | None = None
+
+
+@dataclass(frozen=True)
+class OrderRow:
+    order_id: UUID
+    channel: str
+    marketplace_order_id: str
+    status: str
+    tab: str
+    customer_name: str
+    goods_total: Decimal
+    shipping_price: Decimal
+    order_total: Decimal
+    refunded_amount: Decimal
+    line_count: int
+    created_at: datetime
+    acceptance_deadline: datetime
+    shipped_at: datetime | None
+    carrier: str | None
+    tracking_number: str | None
+    tracking_url: str | None
+    last_event_at: datetime
+    version: int
+
+
+@dataclass(frozen=True)
+class OrderPage:
+    rows: list[OrderRow]
+    next_cursor: str | None
+    position: int
+
+
+_SELECT = (
+    "SELECT order_id, channel, marketplace_order_id, status, tab, customer_name,"
+    " goods_total_cents, shipping_price_cents, order_total_cents, refunded_cents, line_count,"
+    " created_at, acceptance_deadline, shipped_at, carrier, tracking_number, tracking_url,"
+    " last_event_at, version FROM order_tabs"
+)
+_ACTIVE = "generation = (SELECT generation FROM projection_positions WHERE name = 'order_tabs')"
+
+
+class OrderTabsQueries:
+    def __init__(self, db: SQLiteDatabase | PostgresDatabase) -> None:
+        self.db = db
+        self.codec = _Codec(db.dialect)
+
+    def position(self) -> int:
+        rows = self.db.execute(
+            "SELECT position FROM projection_positions WHERE name = %s", (NAME,)
+        )
+        return int(rows[0][0]) if rows else 0
+
+    def list(self, filters: OrderFilters, sort: Sort, limit: int, cursor: str | None) -> OrderPage:
+        where = [_ACTIVE]
+        params: list[Any] = []
+        for column in ("tab", "status", "channel"):
+            value = getattr(filters, column)
+            if value is not None:
+                where.append(f"{column} = %s")
+                params.append(value)
+        if filters.created_from is not None:
+            where.append("created_at >= %s")
+            params.append(self.codec.time(filters.created_from))
+        if filters.created_to is not None:
+            where.append("created_at < %s")
+            params.append(self.codec.time(filters.created_to))
+        if filters.q:
+            where.append("search LIKE %s")
+            params.append("%" + _escape_like(filters.q.lower()) + "%")
+        if sort == "newest":
+            key_column, direction, comparison = "created_at", "DESC", "<"
+        else:
+            key_column, direction, comparison = "acceptance_deadline", "ASC", ">"
+        if cursor is not None:
+            key, order_id = self._decode_cursor(cursor, sort)
+            where.append(
+                f"({key_column} {comparison} %s OR ({key_column} = %s AND order_id {comparison} %s))"
+            )
+            params += [key, key, order_id]
+        sql = (
+            f"{_SELECT} WHERE {' AND '.join(where)}"
+            f" ORDER BY {key_column} {direction}, order_id {direction} LIMIT %s"
+        )
+        if self.db.dialect == "sqlite":
+            sql = sql.replace("search LIKE %s", "search LIKE %s ESCAPE '\\'")
+        position = self.position()
+        rows = [self._row(r) for r in self.db.execute(sql, [*params, limit + 1])]
+        has_more = len(rows) > limit
+        rows = rows[:limit]
+        next_cursor = self._encode_cursor(rows[-1], sort) if has_more and rows else None
+        return OrderPage(rows=rows, next_cursor=next_cursor, position=position)
+
+    def counts(self) -> dict[str, dict[str, int]]:
+        """Orders per tab and, inside each tab, per status."""
+        result: dict[str, dict[str, int]] = {tab: {} for tab in TABS}
+        for tab, status, count in self.db.execute(
+            f"SELECT tab, status, COUNT(*) FROM order_tabs WHERE {_ACTIVE} GROUP BY tab, status"
+        ):
+            result.setdefault(tab, {})[status] = int(count)
+        return result
+
+    def _row(self, r: tuple[Any, ...]) -> OrderRow:
+        c = self.codec
+        return OrderRow(
+            order_id=c.read_id(r[0]),
+            channel=r[1],
+            marketplace_order_id=r[2],
+            status=r[3],
+            tab=r[4],
+            customer_name=r[5],
+            goods_total=from_cents(r[6]),
+            shipping_price=from_cents(r[7]),
+            order_total=from_cents(r[8]),
+            refunded_amount=from_cents(r[9]),
+            line_count=int(r[10]),
+            created_at=c.read_time(r[11]),
+            acceptance_deadline=c.read_time(r[12]),
+            shipped_at=c.read_time(r[13]),
+            carrier=r[14],
+            tracking_number=r[15],
+            tracking_url=r[16],
+            last_event_at=c.read_time(r[17]),
+            version=int(r[18]),
+        )
+
+    def _encode_cursor(self, row: OrderRow, sort: Sort) -> str:
+        key = row.created_at if sort == "newest" else row.acceptance_deadline
+        raw = json.dumps([sort, key.astimezone(UTC).isoformat(), str(row.order_id)])
+        return base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
+
+    def _decode_cursor(self, cursor: str, sort: Sort) -> tuple[Any, Any]:
+        try:
+            padded = cursor + "=" * (-len(cursor) % 4)
+            cursor_sort, key, order_id = json.loads(base64.urlsafe_b64decode(padded))
+            if cursor_sort != sort:
+                raise InvalidCursor("the cursor belongs to another sort order")
+            when = datetime.fromisoformat(key)
+            if when.tzinfo is None:
+                raise ValueError("naive time")
+            return self.codec.time(when), self.codec.id(UUID(order_id))
+        except InvalidCursor:
+            raise
+        except (ValueError, TypeError, binascii.Error, UnicodeDecodeError) as exc:
+            raise InvalidCursor("the cursor is not one this API gave") from exc
+
+
+def _escape_like(text: str) -> str:
+    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+
+
+def time_left(deadline: datetime, now: datetime) -> timedelta:
+    return max(deadline - now, timedelta(0))
