@@ -36,6 +36,47 @@ def _serve(settings: Settings, host: str, port: int) -> int:
     return 0
 
 
+def _projections(settings: Settings, action: str, name: str | None, in_place: bool) -> int:
+    from app.adapters.db import open_database
+    from app.application import open_service
+    from app.projections import all_projections
+    from app.projections.runner import EventLog, PositionStore, ProjectionRunner, read_status, rebuild
+
+    db = open_database(settings)
+    service = open_service(settings)
+    try:
+        projections = all_projections(db)
+        if name is not None and name not in projections:
+            print(f"no projection named {name!r}; known: {', '.join(projections)}", file=sys.stderr)
+            return 2
+        if action == "status":
+            positions, events = PositionStore(db), EventLog(service)
+            print(f"{'projection':<16} {'generation':>10} {'position':>10} {'head':>10} {'lag':>8}  state")
+            for projection_name in projections:
+                positions.ensure(projection_name)
+                st = read_status(positions, events, projection_name)
+                state = "ok" if st.healthy else f"FAILED at {st.failed_position}: {st.error}"
+                if st.rebuild_generation is not None:
+                    state += f" (rebuilding generation {st.rebuild_generation} at {st.rebuild_position})"
+                print(f"{st.name:<16} {st.generation:>10} {st.position:>10} {st.head:>10} {st.lag:>8}  {state}")
+            return 0
+        assert name is not None
+        if action == "resume":
+            ProjectionRunner(db, service, projections[name]).resume()
+            print(f"{name}: failure cleared; the runner retries the failing event")
+            return 0
+
+        def progress(position: int, head: int) -> None:
+            print(f"\r{name}: {position}/{head}", end="", file=sys.stderr, flush=True)
+
+        st = rebuild(db, service, projections[name], in_place=in_place, progress=progress)
+        print(f"\n{name}: rebuilt, generation {st.generation} at position {st.position}")
+        return 0
+    finally:
+        service.close()
+        db.close()
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="oms", description="La Redoute order service")
     commands = parser.add_subparsers(dest="command", required=True)
@@ -43,12 +84,28 @@ def main(argv: list[str] | None = None) -> int:
     serve = commands.add_parser("serve", help="serve the HTTP API")
     serve.add_argument("--host", default="127.0.0.1")
     serve.add_argument("--port", type=int, default=8000)
+    projections = commands.add_parser("projections", help="inspect and rebuild read models")
+    actions = projections.add_subparsers(dest="action", required=True)
+    actions.add_parser("status", help="position, lag and state of each projection")
+    rebuild = actions.add_parser(
+        "rebuild", help="rebuild a read model from zero beside the live one, then switch"
+    )
+    rebuild.add_argument("name")
+    rebuild.add_argument(
+        "--in-place", action="store_true", help="clear the live model and refill it instead"
+    )
+    resume = actions.add_parser("resume", help="retry a projection stopped by a failure")
+    resume.add_argument("name")
     args = parser.parse_args(argv)
 
     settings = Settings()
     configure_logging(settings.log_level, settings.log_format)
     if args.command == "migrate":
         return _migrate(settings)
+    if args.command == "projections":
+        return _projections(
+            settings, args.action, getattr(args, "name", None), getattr(args, "in_place", False)
+        )
     return _serve(settings, args.host, args.port)
 
 
