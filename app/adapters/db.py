@@ -122,6 +122,12 @@ class _PostgresTransaction:
             with self._conn.cursor() as cursor:
                 cursor.executemany(sql, rows)
 
+    def copy_rows(self, table: str, columns: str, rows: Sequence[Sequence[Any]]) -> None:
+        """COPY rows into a table: the fastest way to move many rows."""
+        with self._conn.cursor() as cursor, cursor.copy(f"COPY {table} ({columns}) FROM STDIN") as copy:
+            for row in rows:
+                copy.write_row(row)
+
 
 class PostgresDatabase:
     """A psycopg connection pool; each connection has lock and idle timeouts set."""

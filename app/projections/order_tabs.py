@@ -19,7 +19,7 @@ from uuid import UUID
 
 from app.adapters.db import PostgresDatabase, SQLiteDatabase, Transaction
 from app.domain.order import ACCEPTANCE_WINDOW, TAB_OF_STATUS, OrderStatus
-from app.projections.runner import ProjectedEvent
+from app.projections.runner import ProjectedEvent, unwrap
 
 NAME = "order_tabs"
 TABS = ("new", "waiting_shipment", "sent", "canceled")
@@ -42,6 +42,31 @@ _UPDATE = (
     " shipped_at = COALESCE(%s, shipped_at), carrier = COALESCE(%s, carrier),"
     " tracking_number = COALESCE(%s, tracking_number), tracking_url = COALESCE(%s, tracking_url)"
     " WHERE generation = %s AND order_id = %s AND position < %s"
+)
+
+
+_CHANGE_COLUMNS = (
+    "status, tab, version, position, last_event_at, refunded, shipped_at, carrier,"
+    " tracking_number, tracking_url, generation, order_id, guard"
+)
+# Per-connection staging tables, emptied at each commit.
+_PG_STAGING = (
+    "CREATE TEMP TABLE IF NOT EXISTS order_tabs_staged"
+    " (LIKE order_tabs INCLUDING DEFAULTS) ON COMMIT DELETE ROWS;"
+    " CREATE TEMP TABLE IF NOT EXISTS order_tabs_changes (status text, tab text, version int,"
+    " position bigint, last_event_at timestamptz, refunded bigint, shipped_at timestamptz,"
+    " carrier text, tracking_number text, tracking_url text, generation int, order_id uuid,"
+    " guard bigint) ON COMMIT DELETE ROWS"
+)
+_PG_UPDATE = (
+    "UPDATE order_tabs AS t SET status = v.status, tab = v.tab, version = v.version,"
+    " position = v.position, last_event_at = v.last_event_at,"
+    " refunded_cents = t.refunded_cents + v.refunded,"
+    " shipped_at = COALESCE(v.shipped_at, t.shipped_at), carrier = COALESCE(v.carrier, t.carrier),"
+    " tracking_number = COALESCE(v.tracking_number, t.tracking_number),"
+    " tracking_url = COALESCE(v.tracking_url, t.tracking_url)"
+    " FROM order_tabs_changes AS v"
+    " WHERE t.generation = v.generation AND t.order_id = v.order_id AND t.position < v.guard"
 )
 
 
@@ -114,34 +139,40 @@ class OrderTabsProjection:
                 self._change_new_row(row, event)
             else:
                 self._change(changes.setdefault(event.originator_id, _Change()), event)
-        codec = self.codec
-        tx.executemany(
-            _INSERT,
-            [
-                (
-                    generation, codec.id(order_id), r["channel"], r["marketplace_order_id"],
-                    r["status"], TAB_OF_STATUS[OrderStatus(r["status"])], r["customer_name"],
-                    r["search"], r["goods_total_cents"], r["shipping_price_cents"],
-                    r["order_total_cents"], r["refunded_cents"], r["line_count"],
-                    codec.time(r["created_at"]), codec.time(r["acceptance_deadline"]),
-                    codec.time(r["shipped_at"]), r["carrier"], r["tracking_number"],
-                    r["tracking_url"], codec.time(r["last_event_at"]), r["version"], r["position"],
-                )
-                for order_id, r in new_rows.items()
-            ],
-        )
-        tx.executemany(
-            _UPDATE,
-            [
-                (
-                    c.status, TAB_OF_STATUS[OrderStatus(c.status)], c.version, c.position,
-                    codec.time(c.last_event_at), c.refunded_cents, codec.time(c.shipped_at),
-                    c.carrier, c.tracking_number, c.tracking_url,
-                    generation, codec.id(order_id), c.position,
-                )
-                for order_id, c in changes.items()
-            ],
-        )
+        inserts = [
+            (
+                generation, self.codec.id(order_id), r["channel"], r["marketplace_order_id"],
+                r["status"], TAB_OF_STATUS[OrderStatus(r["status"])], r["customer_name"],
+                r["search"], r["goods_total_cents"], r["shipping_price_cents"],
+                r["order_total_cents"], r["refunded_cents"], r["line_count"],
+                self.codec.time(r["created_at"]), self.codec.time(r["acceptance_deadline"]),
+                self.codec.time(r["shipped_at"]), r["carrier"], r["tracking_number"],
+                r["tracking_url"], self.codec.time(r["last_event_at"]), r["version"], r["position"],
+            )
+            for order_id, r in new_rows.items()
+        ]
+        updates = [
+            (
+                c.status, TAB_OF_STATUS[OrderStatus(c.status)], c.version, c.position,
+                self.codec.time(c.last_event_at), c.refunded_cents, self.codec.time(c.shipped_at),
+                c.carrier, c.tracking_number, c.tracking_url,
+                generation, self.codec.id(order_id), c.position,
+            )
+            for order_id, c in changes.items()
+        ]
+        if self.codec.native:
+            # A few statements per batch: rows are copied into temporary tables, then merged.
+            tx.execute(_PG_STAGING)
+            if inserts:
+                tx.copy_rows("order_tabs_staged", _COLUMNS, inserts)
+                tx.execute(f"INSERT INTO order_tabs SELECT {_COLUMNS} FROM order_tabs_staged"
+                           " ON CONFLICT (generation, order_id) DO NOTHING")
+            if updates:
+                tx.copy_rows("order_tabs_changes", _CHANGE_COLUMNS, updates)
+                tx.execute(_PG_UPDATE)
+        else:
+            tx.executemany(_INSERT, inserts)
+            tx.executemany(_UPDATE, updates)
 
     def clear(self, tx: Transaction, generation: int) -> None:
         tx.execute("DELETE FROM order_tabs WHERE generation = %s", (generation,))
@@ -150,19 +181,22 @@ class OrderTabsProjection:
 
     @staticmethod
     def _imported(event: ProjectedEvent) -> dict[str, Any]:
-        d = event.data
-        lines = d["lines"]
-        customer = d["customer"]
-        goods = sum((Decimal(line["unit_price"]) * line["quantity"] for line in lines), Decimal(0))
-        shipping = Decimal(d["shipping_price"])
+        lines = event.field("lines")
+        customer = event.field("customer")
+        marketplace_order_id = event.field("marketplace_order_id")
+        created_at = event.field("created_at")
+        goods = sum(
+            (unwrap(line["unit_price"]) * line["quantity"] for line in lines), Decimal(0)
+        )
+        shipping = event.field("shipping_price")
         search = " ".join(
-            [d["marketplace_order_id"], customer["firstname"], customer["lastname"]]
+            [marketplace_order_id, customer["firstname"], customer["lastname"]]
             + [line["sku"] for line in lines]
             + [line["ean"] for line in lines]
         ).lower()
         return {
-            "channel": d["channel"],
-            "marketplace_order_id": d["marketplace_order_id"],
+            "channel": event.field("channel"),
+            "marketplace_order_id": marketplace_order_id,
             "status": OrderStatus.CREATED.value,
             "customer_name": f"{customer['firstname']} {customer['lastname']}",
             "search": search,
@@ -171,8 +205,8 @@ class OrderTabsProjection:
             "order_total_cents": cents(goods + shipping),
             "refunded_cents": 0,
             "line_count": len(lines),
-            "created_at": d["created_at"],
-            "acceptance_deadline": d["created_at"] + ACCEPTANCE_WINDOW,
+            "created_at": created_at,
+            "acceptance_deadline": created_at + ACCEPTANCE_WINDOW,
             "shipped_at": None,
             "carrier": None,
             "tracking_number": None,
@@ -184,33 +218,31 @@ class OrderTabsProjection:
 
     @staticmethod
     def _change(change: _Change, event: ProjectedEvent) -> None:
-        d = event.data
-        change.status = d["status"]
+        change.status = event.field("status")
         change.version = event.version
         change.position = event.position
         change.last_event_at = event.timestamp
         if event.type == "Shipped":
-            change.shipped_at = d["at"]
-            change.carrier = d["carrier"]
-            change.tracking_number = d["tracking_number"]
-            change.tracking_url = d["tracking_url"]
+            change.shipped_at = event.field("at")
+            change.carrier = event.field("carrier")
+            change.tracking_number = event.field("tracking_number")
+            change.tracking_url = event.field("tracking_url")
         elif event.type == "RefundCompleted":
-            change.refunded_cents += cents(d["amount"])
+            change.refunded_cents += cents(event.field("amount"))
 
     @staticmethod
     def _change_new_row(row: dict[str, Any], event: ProjectedEvent) -> None:
-        d = event.data
-        row["status"] = d["status"]
+        row["status"] = event.field("status")
         row["version"] = event.version
         row["position"] = event.position
         row["last_event_at"] = event.timestamp
         if event.type == "Shipped":
-            row["shipped_at"] = d["at"]
-            row["carrier"] = d["carrier"]
-            row["tracking_number"] = d["tracking_number"]
-            row["tracking_url"] = d["tracking_url"]
+            row["shipped_at"] = event.field("at")
+            row["carrier"] = event.field("carrier")
+            row["tracking_number"] = event.field("tracking_number")
+            row["tracking_url"] = event.field("tracking_url")
         elif event.type == "RefundCompleted":
-            row["refunded_cents"] += cents(d["amount"])
+            row["refunded_cents"] += cents(event.field("amount"))
 
 
 # -------------------------------------------------------------------- queries

@@ -20,9 +20,11 @@ import zlib
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from decimal import Decimal
 from typing import Any, Protocol
 from uuid import UUID
 
+import orjson
 import psycopg
 import structlog
 from eventsourcing.persistence import PersistenceError
@@ -40,19 +42,64 @@ TRANSIENT_ERRORS: tuple[type[Exception], ...] = (
 )
 
 
-@dataclass(frozen=True)
 class ProjectedEvent:
-    """One event of the log, decoded: what a projection handler sees."""
+    """One event of the log as a projection sees it.
 
-    position: int
-    originator_id: UUID
-    version: int
-    type: str
-    data: dict[str, Any]
+    `field(name)` decodes one top-level value on demand; `data` decodes the whole event.
+    Handlers that need a few fields of a frequent event stay cheap.
+    """
+
+    __slots__ = ("position", "originator_id", "version", "type", "_raw", "_state", "_transcoder", "_data")
+
+    def __init__(
+        self,
+        position: int,
+        originator_id: UUID,
+        version: int,
+        type: str,  # noqa: A002 - the event's type name
+        state: bytes,
+        transcoder: Any,
+    ) -> None:
+        self.position = position
+        self.originator_id = originator_id
+        self.version = version
+        self.type = type
+        self._state = state
+        self._raw: dict[str, Any] = orjson.loads(state)
+        self._transcoder = transcoder
+        self._data: dict[str, Any] | None = None
+
+    @property
+    def data(self) -> dict[str, Any]:
+        if self._data is None:
+            self._data = self._transcoder.decode(self._state)
+        return self._data
+
+    def field(self, name: str) -> Any:
+        """One top-level value; nested values of lists and objects stay as stored (`unwrap`)."""
+        value = self._raw.get(name)
+        if isinstance(value, dict) and "_type_" in value:
+            try:
+                return unwrap(value)
+            except KeyError:
+                return self.data[name]
+        return value
 
     @property
     def timestamp(self) -> datetime:
-        return self.data["timestamp"]
+        return self.field("timestamp")
+
+
+def unwrap(value: Any) -> Any:
+    """A stored scalar (Decimal, datetime) from the event store's JSON form."""
+    if isinstance(value, dict) and "_type_" in value:
+        kind = value["_type_"]
+        if kind == "datetime_iso":
+            return datetime.fromisoformat(value["_data_"])
+        if kind == "decimal_str":
+            return Decimal(value["_data_"])
+        raise KeyError(kind)
+    return value
 
 
 class Projection(Protocol):
@@ -104,14 +151,15 @@ class EventLog:
         notifications = self.recorder.select_notifications(
             start=position, limit=limit, inclusive_of_start=False
         )
-        decode = self.transcoder.decode
+        transcoder = self.transcoder
         return [
             ProjectedEvent(
-                position=n.id,
-                originator_id=n.originator_id if isinstance(n.originator_id, UUID) else UUID(str(n.originator_id)),
-                version=n.originator_version,
-                type=n.topic.rsplit(".", 1)[-1],
-                data=decode(n.state),
+                n.id,
+                n.originator_id if isinstance(n.originator_id, UUID) else UUID(str(n.originator_id)),
+                n.originator_version,
+                n.topic.rsplit(".", 1)[-1],
+                n.state,
+                transcoder,
             )
             for n in notifications
         ]
