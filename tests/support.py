@@ -105,3 +105,69 @@ class LiveServer:
     def __exit__(self, *_: object) -> None:
         self.server.should_exit = True
         self.thread.join(timeout=10)
+
+
+# ---------------------------------------------------------------- API helpers
+
+PROBLEM_JSON = "application/problem+json"
+
+
+def imported_order(
+    client: Any, marketplace_order_id: str = "LR-TUNIC-001", **overrides: Any
+) -> dict[str, Any]:
+    """POST the sample order and return the order it answers with (status 201)."""
+    response = client.post("/v1/orders", json=order_payload(marketplace_order_id, **overrides))
+    assert response.status_code == 201, response.text
+    return response.json()
+
+
+def order_to_ship(
+    client: Any, app: Any, marketplace_order_id: str = "LR-TUNIC-001"
+) -> dict[str, Any]:
+    """An order accepted over HTTP whose payment the marketplace validated: TOSHIP, version 3."""
+    from uuid import UUID
+
+    order = imported_order(client, marketplace_order_id)
+    accepted = client.post(f"/v1/orders/{order['id']}/accept", headers={"If-Match": '"1"'})
+    assert accepted.status_code == 200, accepted.text
+    app.state.service.validate_payment(UUID(order["id"]))
+    return client.get(f"/v1/orders/{order['id']}").json()
+
+
+def paid_order(
+    client: Any, app: Any, marketplace_order_id: str = "LR-TUNIC-001"
+) -> dict[str, Any]:
+    """An order shipped with Colissimo and paid by the marketplace: PAID, version 5."""
+    from uuid import UUID
+
+    order = order_to_ship(client, app, marketplace_order_id)
+    shipped = client.post(
+        f"/v1/orders/{order['id']}/ship",
+        headers={"If-Match": f'"{order["version"]}"'},
+        json={"tracking_number": "6A12345678901", "carrier": "Colissimo"},
+    )
+    assert shipped.status_code == 200, shipped.text
+    app.state.service.mark_paid(UUID(order["id"]))
+    return client.get(f"/v1/orders/{order['id']}").json()
+
+
+def assert_problem(
+    response: Any,
+    status: int,
+    type_: str,
+    *,
+    field: str | None = None,
+    rule: str | None = None,
+) -> dict[str, Any]:
+    """Check an RFC 9457 answer: status, media type, type, and field and rule when given."""
+    assert response.status_code == status, response.text
+    assert response.headers["content-type"].startswith(PROBLEM_JSON), response.headers
+    problem = response.json()
+    assert problem["type"] == type_, problem
+    assert problem["status"] == status
+    assert problem["title"] and problem["detail"]
+    if field is not None:
+        assert problem["field"] == field, problem
+    if rule is not None:
+        assert problem["rule"] == rule, problem
+    return problem

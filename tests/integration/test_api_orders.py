@@ -1,0 +1,406 @@
+"""The orders API on each store: import, read, every command and the history."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Any
+from uuid import UUID
+
+from tests.support import imported_order, order_payload, order_to_ship, paid_order
+
+
+def _etag(order: dict[str, Any]) -> str:
+    return f'"{order["version"]}"'
+
+
+def _command(client, order: dict[str, Any], route: str, body: dict[str, Any] | None = None):
+    """POST a command with the order's ETag, as a client that just read it would."""
+    return client.post(
+        f"/v1/orders/{order['id']}/{route}", headers={"If-Match": _etag(order)}, json=body
+    )
+
+
+def _assert_answered_version(response, version: int) -> dict[str, Any]:
+    assert response.status_code == 200, response.text
+    assert response.headers["content-type"] == "application/json"
+    order = response.json()
+    assert order["version"] == version
+    assert response.headers["etag"] == f'"{version}"'
+    return order
+
+
+def _line(order: dict[str, Any], line_id: str) -> dict[str, Any]:
+    return next(line for line in order["lines"] if line["line_id"] == line_id)
+
+
+# ---------------------------------------------------------------- import and read
+
+
+def test_importing_an_order_answers_201_with_its_location_and_etag(client) -> None:
+    """A new order is created in status CREATED, at version 1, at the URL it names."""
+    response = client.post("/v1/orders", json=order_payload("LR-TUNIC-001"))
+    assert response.status_code == 201, response.text
+    order = response.json()
+    assert response.headers["etag"] == '"1"'
+    assert response.headers["location"] == f"/v1/orders/{order['id']}"
+    assert UUID(order["id"])
+    assert order["marketplace_order_id"] == "LR-TUNIC-001"
+    assert order["channel"] == "laredoute"
+    assert order["status"] == "CREATED"
+    assert order["tab"] == "new"
+    assert order["version"] == 1
+    assert order["acceptance_deadline"] == "2026-11-29T08:30:00Z"
+    assert order["customer"]["firstname"] == "Amélie"
+    assert order["delivery"] == {
+        "mode": "home", "relay_id": None, "relay_name": None, "relay_address": None
+    }
+    assert order["lines"][0] == {
+        "line_id": "L1",
+        "sku": "TUNIC-LIN-38",
+        "ean": "3600000000017",
+        "title": "Tunique en lin",
+        "quantity": 2,
+        "unit_price": "29.99",
+        "amount": "59.98",
+        "status": "CREATED",
+        "canceled_quantity": 0,
+        "refunded_quantity": 0,
+    }
+    assert order["amounts"] == {
+        "currency": "EUR",
+        "goods_total": "74.98",
+        "shipping_price": "4.90",
+        "order_total": "79.88",
+        "canceled_amount": "0.00",
+        "payable_total": "79.88",
+        "refunded_amount": "0.00",
+        "refundable_amount": "0.00",
+    }
+    assert order["shipment"] is None and order["refunds"] == []
+
+
+def test_importing_the_same_order_again_answers_200_with_the_first_order(client) -> None:
+    """The marketplace sends LR-TUNIC-001 twice: the second answer is the first order, untouched."""
+    first = client.post("/v1/orders", json=order_payload("LR-TUNIC-001"))
+    again = client.post("/v1/orders", json=order_payload("LR-TUNIC-001", shipping_price="99.00"))
+    assert first.status_code == 201 and again.status_code == 200
+    assert again.json() == first.json()
+    assert again.headers["etag"] == '"1"'
+    assert again.headers["location"] == first.headers["location"]
+    assert len(client.get(f"/v1/orders/{first.json()['id']}/events").json()["events"]) == 1
+
+
+def test_a_relay_order_keeps_its_relay(client) -> None:
+    """A Mondial Relay point's name, address and id come back as they were sent."""
+    relay = {
+        "mode": "relay",
+        "relay_id": "MR-059-0042",
+        "relay_name": "Tabac de la Gare",
+        "relay_address": "3 place de la Gare, 59100 Roubaix",
+    }
+    order = imported_order(client, "LR-RELAY-001", delivery=relay)
+    assert order["delivery"] == relay
+
+
+def test_reading_an_order_answers_its_state_and_etag(client) -> None:
+    """GET answers the order as the import did, with its version as ETag."""
+    imported = imported_order(client)
+    response = client.get(f"/v1/orders/{imported['id']}")
+    assert response.status_code == 200
+    assert response.headers["etag"] == '"1"'
+    assert response.json() == imported
+
+
+# ---------------------------------------------------------------- merchant commands
+
+
+def test_accepting_an_order_answers_it_accepted_at_version_2(client) -> None:
+    """Accept answers the new state and the new ETag."""
+    order = imported_order(client)
+    accepted = _assert_answered_version(_command(client, order, "accept"), 2)
+    assert accepted["status"] == "ACCEPTED"
+    assert accepted["accepted_at"] == "2026-11-26T09:00:00Z"
+    assert {line["status"] for line in accepted["lines"]} == {"ACCEPTED"}
+    assert client.get(f"/v1/orders/{order['id']}").headers["etag"] == '"2"'
+
+
+def test_refusing_an_order_records_the_reason(client) -> None:
+    """Refuse moves a CREATED order to REFUSED, in the Canceled tab."""
+    order = imported_order(client)
+    refused = _assert_answered_version(
+        _command(client, order, "refuse", {"reason": "Tunique plus fabriquée"}), 2
+    )
+    assert refused["status"] == "REFUSED"
+    assert refused["tab"] == "canceled"
+    assert refused["refusal_reason"] == "Tunique plus fabriquée"
+
+
+def test_shipping_with_colissimo_builds_the_tracking_url(client, app) -> None:
+    """Without tracking_url, the URL of a carrier we know is built from the tracking number."""
+    order = order_to_ship(client, app)
+    assert order["status"] == "TOSHIP" and order["version"] == 3
+    body = {"tracking_number": "6A12345678901", "carrier": "Colissimo"}
+    shipped = _assert_answered_version(_command(client, order, "ship", body), 4)
+    assert shipped["status"] == "SHIPPED"
+    assert shipped["tab"] == "sent"
+    assert shipped["shipment"] == {
+        "carrier": "Colissimo",
+        "tracking_number": "6A12345678901",
+        "tracking_url": "https://www.laposte.fr/outils/suivre-vos-envois?code=6A12345678901",
+        "shipped_at": "2026-11-26T09:00:00Z",
+    }
+    assert {line["status"] for line in shipped["lines"]} == {"SHIPPED"}
+
+
+def test_shipping_with_another_carrier_keeps_its_tracking_url(client, app) -> None:
+    """A carrier we do not know ships with the URL the merchant gives."""
+    order = order_to_ship(client, app)
+    shipped = _assert_answered_version(
+        _command(
+            client,
+            order,
+            "ship",
+            {
+                "tracking_number": "TD-2026-0042",
+                "carrier": "Transports Dupont",
+                "tracking_url": "https://suivi.transports-dupont.fr/TD-2026-0042",
+            },
+        ),
+        4,
+    )
+    assert shipped["shipment"]["carrier"] == "Transports Dupont"
+    assert shipped["shipment"]["tracking_url"] == "https://suivi.transports-dupont.fr/TD-2026-0042"
+
+
+def test_canceling_the_whole_order_puts_it_out_of_stock(client, app) -> None:
+    """Cancel without lines takes every line out: OUT_OF_STOCK, nothing left to pay."""
+    order = order_to_ship(client, app)
+    canceled = _assert_answered_version(
+        _command(client, order, "cancel", {"reason": "Rupture de stock"}), 4
+    )
+    assert canceled["status"] == "OUT_OF_STOCK"
+    assert canceled["tab"] == "canceled"
+    assert canceled["cancel_reason"] == "Rupture de stock"
+    assert [(ln["status"], ln["canceled_quantity"]) for ln in canceled["lines"]] == [
+        ("OUT_OF_STOCK", 2),
+        ("OUT_OF_STOCK", 1),
+    ]
+    assert canceled["amounts"]["canceled_amount"] == "74.98"
+    assert canceled["amounts"]["payable_total"] == "0.00"
+
+
+def test_canceling_one_line_keeps_the_rest_of_the_order(client, app) -> None:
+    """The silk scarf is out of stock: its line is, the tunics still ship."""
+    order = order_to_ship(client, app)
+    canceled = _assert_answered_version(
+        _command(
+            client,
+            order,
+            "cancel",
+            {"lines": [{"line_id": "L2", "quantity": 1}], "reason": "Foulard en rupture"},
+        ),
+        4,
+    )
+    assert canceled["status"] == "TOSHIP"
+    assert _line(canceled, "L2")["status"] == "OUT_OF_STOCK"
+    assert _line(canceled, "L2")["canceled_quantity"] == 1
+    assert _line(canceled, "L1")["status"] == "TOSHIP"
+    assert canceled["amounts"]["canceled_amount"] == "15.00"
+    assert canceled["amounts"]["payable_total"] == "64.88"
+
+
+def test_canceling_part_of_a_line_keeps_the_other_quantity(client, app) -> None:
+    """One tunic out of two is out of stock: the line keeps one."""
+    order = order_to_ship(client, app)
+    canceled = _assert_answered_version(
+        _command(
+            client,
+            order,
+            "cancel",
+            {"lines": [{"line_id": "L1", "quantity": 1}], "reason": "Une seule tunique en stock"},
+        ),
+        4,
+    )
+    assert _line(canceled, "L1")["canceled_quantity"] == 1
+    assert _line(canceled, "L1")["status"] == "TOSHIP"
+    assert canceled["amounts"]["canceled_amount"] == "29.99"
+
+
+def test_refunding_the_whole_order_with_shipping_refunds_everything_paid(client, app) -> None:
+    """A refund without lines, with shipping, asks for all that was paid."""
+    order = paid_order(client, app)
+    assert order["status"] == "PAID" and order["version"] == 5
+    refunded = _assert_answered_version(
+        _command(client, order, "refunds", {"refund_shipping": True, "reason": "Colis perdu"}), 6
+    )
+    assert refunded["status"] == "TO_REFUND"
+    assert refunded["refunds"] == [
+        {
+            "refund_id": "R1",
+            "status": "TO_REFUND",
+            "lines": [
+                {"line_id": "L1", "quantity": 2, "amount": "59.98"},
+                {"line_id": "L2", "quantity": 1, "amount": "15.00"},
+            ],
+            "shipping_amount": "4.90",
+            "amount": "79.88",
+            "reason": "Colis perdu",
+            "refusal_reason": None,
+            "requested_at": "2026-11-26T09:00:00Z",
+            "updated_at": "2026-11-26T09:00:00Z",
+        }
+    ]
+    assert {line["status"] for line in refunded["lines"]} == {"TO_REFUND"}
+
+
+def test_refunding_one_tunic_without_shipping_refunds_its_price(client, app) -> None:
+    """A partial refund names the line and quantity; the other line stays PAID."""
+    order = paid_order(client, app)
+    refunded = _assert_answered_version(
+        _command(
+            client,
+            order,
+            "refunds",
+            {
+                "lines": [{"line_id": "L1", "quantity": 1}],
+                "refund_shipping": False,
+                "reason": "Tunique abîmée",
+            },
+        ),
+        6,
+    )
+    (refund,) = refunded["refunds"]
+    assert refund["lines"] == [{"line_id": "L1", "quantity": 1, "amount": "29.99"}]
+    assert refund["shipping_amount"] == "0.00"
+    assert refund["amount"] == "29.99"
+    assert _line(refunded, "L1")["status"] == "TO_REFUND"
+    assert _line(refunded, "L2")["status"] == "PAID"
+
+
+def test_refunding_one_line_with_shipping_adds_the_shipping_price(client, app) -> None:
+    """The scarf and the shipping cost are refunded together."""
+    order = paid_order(client, app)
+    refunded = _assert_answered_version(
+        _command(
+            client,
+            order,
+            "refunds",
+            {
+                "lines": [{"line_id": "L2", "quantity": 1}],
+                "refund_shipping": True,
+                "reason": "Foulard non conforme",
+            },
+        ),
+        6,
+    )
+    assert refunded["refunds"][0]["amount"] == "19.90"
+    assert refunded["refunds"][0]["shipping_amount"] == "4.90"
+
+
+def test_a_completed_refund_shows_on_lines_and_amounts(client, app) -> None:
+    """Once the marketplace refunds, lines count refunded quantities and amounts drop."""
+    order = paid_order(client, app)
+    _command(
+        client,
+        order,
+        "refunds",
+        {"lines": [{"line_id": "L1", "quantity": 1}], "refund_shipping": False, "reason": "Abîmée"},
+    )
+    order_id = UUID(order["id"])
+    app.state.service.submit_refund(order_id, "R1")
+    app.state.service.approve_refund(order_id, "R1")
+    app.state.service.complete_refund(order_id, "R1")
+    response = client.get(f"/v1/orders/{order['id']}")
+    assert response.headers["etag"] == '"9"'
+    after = response.json()
+    assert after["status"] == "REFUNDED"
+    assert after["refunds"][0]["status"] == "REFUNDED"
+    assert _line(after, "L1")["refunded_quantity"] == 1
+    assert _line(after, "L2")["refunded_quantity"] == 0
+    assert after["amounts"]["refunded_amount"] == "29.99"
+    assert after["amounts"]["refundable_amount"] == "49.89"
+
+
+def test_a_new_refund_request_supersedes_one_not_yet_dealt_with(client, app) -> None:
+    """The second request replaces the first, which stays in the list as SUPERSEDED."""
+    order = paid_order(client, app)
+    first = _command(
+        client,
+        order,
+        "refunds",
+        {"lines": [{"line_id": "L1", "quantity": 1}], "refund_shipping": False, "reason": "Abîmée"},
+    ).json()
+    body = {
+        "lines": [{"line_id": "L1", "quantity": 2}],
+        "refund_shipping": False,
+        "reason": "Deux abîmées",
+    }
+    second = _assert_answered_version(_command(client, first, "refunds", body), 7)
+    assert [(r["refund_id"], r["status"]) for r in second["refunds"]] == [
+        ("R1", "SUPERSEDED"),
+        ("R2", "TO_REFUND"),
+    ]
+
+
+# ---------------------------------------------------------------- history
+
+
+def test_the_history_lists_every_event_oldest_first(client, app) -> None:
+    """Each event has its type, version, timestamp and data, money as decimal strings."""
+    order = paid_order(client, app)
+    _command(
+        client,
+        order,
+        "refunds",
+        {"lines": [{"line_id": "L1", "quantity": 1}], "refund_shipping": True, "reason": "Abîmée"},
+    )
+    response = client.get(f"/v1/orders/{order['id']}/events")
+    assert response.status_code == 200
+    history = response.json()
+    assert history["order_id"] == order["id"]
+    events = history["events"]
+    assert [(e["type"], e["version"]) for e in events] == [
+        ("Imported", 1),
+        ("Accepted", 2),
+        ("PaymentValidated", 3),
+        ("Shipped", 4),
+        ("Paid", 5),
+        ("RefundRequested", 6),
+    ]
+    timestamps = [e["timestamp"] for e in events]
+    assert all(isinstance(t, str) and t.endswith("Z") for t in timestamps)
+    imported = events[0]["data"]
+    assert imported["marketplace_order_id"] == "LR-TUNIC-001"
+    assert imported["shipping_price"] == "4.90"
+    assert [line["unit_price"] for line in imported["lines"]] == ["29.99", "15.00"]
+    assert imported["created_at"] == "2026-11-26T08:30:00Z"
+    assert events[1]["data"]["at"] == "2026-11-26T09:00:00Z"
+    assert events[3]["data"]["carrier"] == "Colissimo"
+    assert events[3]["data"]["tracking_number"] == "6A12345678901"
+    refund = events[5]["data"]
+    assert refund["lines"] == {"L1": 1}
+    assert refund["line_amounts"] == {"L1": "29.99"}
+    assert refund["shipping_amount"] == "4.90"
+    assert refund["amount"] == "34.89"
+    assert Decimal(refund["amount"]) == Decimal("29.99") + Decimal("4.90")
+
+
+# ---------------------------------------------------------------- probes
+
+
+def test_healthz_answers_ok(client) -> None:
+    """The liveness probe needs nothing but the process."""
+    response = client.get("/healthz")
+    assert response.status_code == 200
+    assert response.json()["status"] == "ok"
+
+
+def test_readyz_answers_ok_with_its_checks(client) -> None:
+    """The readiness probe reports the store, the migrations and whatever else it checks."""
+    response = client.get("/readyz")
+    assert response.status_code == 200
+    ready = response.json()
+    assert ready["status"] == "ok"
+    assert ready["checks"]["store"] == "ok"
+    assert ready["checks"]["migrations"] == "ok"
+    assert set(ready["checks"].values()) == {"ok"}
