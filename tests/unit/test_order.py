@@ -498,11 +498,6 @@ def test_paying_again_an_order_paid_before_its_refund_was_requested_is_refused()
     assert order.version == version
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="Order.mark_paid names the refund status (TO_REFUND) and lists it among the "
-    "allowed statuses when the order was paid before the refund was requested",
-)
 def test_the_refusal_to_pay_twice_does_not_list_the_current_status_as_allowed() -> None:
     """An error saying TO_REFUND is allowed while refusing an order in TO_REFUND misleads."""
     order = refund_requested(paid())
