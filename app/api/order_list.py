@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from datetime import datetime
+from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Annotated, Any, Literal
 from uuid import UUID
@@ -106,6 +106,23 @@ def _summary(row: OrderRow, now: datetime) -> OrderSummaryPublic:
     )
 
 
+def _in_utc(name: str, value: datetime | None) -> datetime | None:
+    """The time in UTC; one that UTC cannot hold (year 1 east of Greenwich) is refused."""
+    if value is None:
+        return None
+    try:
+        return value.astimezone(UTC)
+    except OverflowError:
+        raise ProblemError(
+            422,
+            "invalid-request",
+            "The request is invalid",
+            f"{name} is out of the range of UTC times",
+            field=name,
+            rule="datetime_range",
+        ) from None
+
+
 def _queries(request: Request) -> OrderTabsQueries:
     return request.app.state.order_tabs
 
@@ -163,15 +180,15 @@ def list_orders(
     min_position: Annotated[int | None, Query(ge=0)] = None,
 ) -> OrderListPublic:
     queries = _queries(request)
-    caught_up = _wait_for(request, queries, min_position)
     filters = OrderFilters(
         tab=tab,
         status=status.value if status else None,
         channel=channel.value if channel else None,
-        created_from=created_from,
-        created_to=created_to,
+        created_from=_in_utc("created_from", created_from),
+        created_to=_in_utc("created_to", created_to),
         q=q,
     )
+    caught_up = _wait_for(request, queries, min_position)
     try:
         page = queries.list(filters, sort, limit, cursor)
     except InvalidCursor as exc:

@@ -398,13 +398,16 @@ class OrderTabsQueries:
             cursor_sort, key, order_id = json.loads(base64.urlsafe_b64decode(padded))
             if cursor_sort != sort:
                 raise InvalidCursor("the cursor belongs to another sort order")
+            if not isinstance(key, str) or not isinstance(order_id, str):
+                raise ValueError("not a time and an order id")
             when = datetime.fromisoformat(key)
             if when.tzinfo is None:
                 raise ValueError("naive time")
-            return self.codec.time(when), self.codec.id(UUID(order_id))
+            return self.codec.time(when.astimezone(UTC)), self.codec.id(UUID(order_id))
         except InvalidCursor:
             raise
-        except (ValueError, TypeError, binascii.Error, UnicodeDecodeError) as exc:
+        except (ValueError, TypeError, OverflowError, binascii.Error, UnicodeDecodeError) as exc:
+            # OverflowError: a time near year 1 or 9999 that UTC cannot hold.
             raise InvalidCursor("the cursor is not one this API gave") from exc
 
 
