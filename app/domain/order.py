@@ -564,8 +564,8 @@ class Order(Aggregate):
         self.closed_at = at
 
     def mark_paid(self, *, at: datetime) -> None:
-        if self.fulfilment_status == OrderStatus.PAID:
-            # Its refund status may hide it, but this order's payment is recorded already.
+        if self.fulfilment_status == OrderStatus.PAID and self.status != OrderStatus.PAID:
+            # Its refund status hides it, but this order's payment is recorded already.
             raise InvalidStatus("pay (already paid)", self.status, {OrderStatus.SHIPPED})
         if self.fulfilment_status != OrderStatus.SHIPPED:
             raise InvalidStatus("pay", self.status, _SHIPPED_STATUSES)
