@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Annotated, Any, Literal
@@ -20,9 +21,30 @@ Money = Annotated[
         examples=["29.99"],
     ),
 ]
-ShortText = Annotated[str, StringConstraints(min_length=1, max_length=200)]
-Reason = Annotated[str, StringConstraints(min_length=1, max_length=500)]
-Identifier = Annotated[str, StringConstraints(min_length=1, max_length=64, pattern=r"^\S+$")]
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+
+
+def _no_control_characters(value: str) -> str:
+    # A NUL or a line break in a name or an id is never data: refuse it at the door.
+    if _CONTROL.search(value):
+        raise PydanticCustomError(
+            "control_characters", "text must not contain control characters (NUL, line breaks, ...)"
+        )
+    return value
+
+
+def Text(max_length: int, *, min_length: int = 1, pattern: str | None = None) -> Any:  # noqa: N802
+    """A single-line text field of the API."""
+    return Annotated[
+        str,
+        StringConstraints(min_length=min_length, max_length=max_length, pattern=pattern),
+        AfterValidator(_no_control_characters),
+    ]
+
+
+ShortText = Text(200)
+Reason = Text(500)
+Identifier = Text(64, pattern=r"^\S+$")
 Quantity = Annotated[int, Field(strict=True, ge=1, le=10_000)]
 
 # Far enough from datetime's limits that the 72-hour deadline and UTC conversions cannot overflow.
@@ -47,28 +69,28 @@ class Body(BaseModel):
 class CustomerIn(Body):
     firstname: ShortText
     lastname: ShortText
-    email: Annotated[str, StringConstraints(max_length=254, pattern=r"^[^@\s]+@[^@\s]+$")]
+    email: Text(254, pattern=r"^[^@\s]+@[^@\s]+$")
 
 
 class AddressIn(Body):
-    street: Annotated[str, StringConstraints(min_length=1, max_length=500)]
-    zip_code: Annotated[str, StringConstraints(min_length=1, max_length=16)]
+    street: Text(500)
+    zip_code: Text(16)
     city: ShortText
     country: Annotated[str, StringConstraints(min_length=2, max_length=2, pattern=r"^[A-Z]{2}$")]
 
 
 class DeliveryIn(Body):
     mode: Literal["home", "relay"]
-    relay_id: Annotated[str, StringConstraints(min_length=1, max_length=64)] | None = None
+    relay_id: Text(64) | None = None
     relay_name: ShortText | None = None
-    relay_address: Annotated[str, StringConstraints(min_length=1, max_length=500)] | None = None
+    relay_address: Text(500) | None = None
 
 
 class OrderLineIn(Body):
     line_id: Identifier
-    sku: Annotated[str, StringConstraints(min_length=1, max_length=64)]
+    sku: Text(64)
     ean: Annotated[str, StringConstraints(min_length=1, max_length=14, pattern=r"^[0-9]+$")]
-    title: Annotated[str, StringConstraints(min_length=1, max_length=500)]
+    title: Text(500)
     quantity: Quantity
     unit_price: Money
 
@@ -91,9 +113,9 @@ class RefuseCommand(Body):
 
 
 class ShipCommand(Body):
-    tracking_number: Annotated[str, StringConstraints(min_length=1, max_length=32)]
-    carrier: Annotated[str, StringConstraints(min_length=1, max_length=64)]
-    tracking_url: Annotated[str, StringConstraints(min_length=8, max_length=2048)] | None = None
+    tracking_number: Text(32)
+    carrier: Text(64)
+    tracking_url: Text(2048, min_length=8) | None = None
 
 
 class LineQuantityIn(Body):

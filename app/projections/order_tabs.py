@@ -167,9 +167,11 @@ class OrderTabsProjection:
                 tx.copy_rows("order_tabs_staged", _COLUMNS, inserts)
                 tx.execute(f"INSERT INTO order_tabs SELECT {_COLUMNS} FROM order_tabs_staged"
                            " ON CONFLICT (generation, order_id) DO NOTHING")
+                tx.execute("TRUNCATE order_tabs_staged")
             if updates:
                 tx.copy_rows("order_tabs_changes", _CHANGE_COLUMNS, updates)
                 tx.execute(_PG_UPDATE)
+                tx.execute("TRUNCATE order_tabs_changes")
         else:
             tx.executemany(_INSERT, inserts)
             tx.executemany(_UPDATE, updates)

@@ -167,6 +167,13 @@ class EventLog:
     def head(self) -> int:
         return self.recorder.max_notification_id() or 0
 
+    def next_position(self, position: int) -> int:
+        """The position of the event after `position`, without decoding it."""
+        following = self.recorder.select_notifications(
+            start=position, limit=1, inclusive_of_start=False
+        )
+        return following[0].id if following else position + 1
+
 
 class PositionStore:
     """The projection_positions table."""
@@ -286,8 +293,7 @@ class ProjectionRunner:
 
     def _record_failure(self, exc: Exception) -> None:
         _, position, _ = self.positions.read(self.name)[:3]
-        failing = self.log.after(int(position), 1)
-        failed_position = failing[0].position if failing else int(position) + 1
+        failed_position = self.log.next_position(int(position))
         error = f"{type(exc).__name__}: {exc}"[:2000]
         self.db.execute(
             "UPDATE projection_positions SET failed_position = %s, error = %s,"
@@ -442,7 +448,7 @@ class LogListener:
                 with psycopg.connect(self.db.pool.conninfo, autocommit=True) as conn:
                     conn.execute(f'LISTEN "{self.channel}"')
                     while not self._stop.is_set():
-                        for _ in conn.notifies(timeout=0.5, stop_after=1):
+                        for _ in conn.notifies(timeout=0.1, stop_after=1):
                             self.wake()
             except Exception as exc:  # noqa: BLE001 - reconnect; runners also poll on a timer
                 log.warning("log_listener_reconnecting", error=type(exc).__name__)

@@ -696,23 +696,37 @@ def test_a_text_of_10000_characters_answers_422_on_commands(shared, route: str, 
     assert_problem(_command(shared, order, route, body), 422, INVALID, field=field)
 
 
-def test_nul_bytes_and_emoji_are_kept_as_they_came(shared) -> None:
-    """Text is Unicode end to end, control characters and astral planes included."""
+def test_emoji_and_other_scripts_are_kept_as_they_came(shared) -> None:
+    """Text is Unicode end to end, astral planes and right-to-left scripts included."""
 
     def exotic(payload: dict[str, Any]) -> None:
-        payload["customer"]["firstname"] = "Amé\x00lie"
+        payload["customer"]["firstname"] = "Amélie"
         payload["customer"]["lastname"] = "دوران"
-        payload["lines"][0]["title"] = "Tunique 🌿 en lin\u200b\x00"
+        payload["lines"][0]["title"] = "Tunique 🌿 en lin\u200b"
 
     response = _import(shared, exotic, "LR-🧥-001")
     assert response.status_code == 201, response.text
     again = shared.get(response.headers["location"]).json()
     assert again["marketplace_order_id"] == "LR-🧥-001"
-    assert again["customer"]["firstname"] == "Amé\x00lie"
     assert again["customer"]["lastname"] == "دوران"
-    assert again["lines"][0]["title"] == "Tunique 🌿 en lin\u200b\x00"
+    assert again["lines"][0]["title"] == "Tunique 🌿 en lin\u200b"
     events = shared.get(f"{response.headers['location']}/events").json()["events"]
-    assert events[0]["data"]["customer"]["firstname"] == "Amé\x00lie"
+    assert events[0]["data"]["customer"]["lastname"] == "دوران"
+
+
+@pytest.mark.parametrize(
+    ("field", "text"),
+    [
+        ("customer.firstname", "Amé\x00lie"),
+        ("lines[0].title", "Tunique\nen lin"),
+        ("shipping_address.city", "Roubaix\x7f"),
+        ("marketplace_order_id", "LR-\x00-1"),
+    ],
+)
+def test_control_characters_in_text_answer_422(shared, field: str, text: str) -> None:
+    """A NUL byte or a line break is never part of a name: refused, naming the field."""
+    response = _import(shared, _set(field, text), f"LR-CTRL-{abs(hash(field)) % 10_000}")
+    assert_problem(response, 422, INVALID, field=field, rule="control_characters")
 
 
 def test_a_lone_surrogate_answers_422(shared) -> None:
