@@ -50,7 +50,7 @@ def _projections(settings: Settings, action: str, name: str | None, in_place: bo
             print(f"no projection named {name!r}; known: {', '.join(projections)}", file=sys.stderr)
             return 2
         if action == "status":
-            positions, events = PositionStore(db), EventLog(service)
+            positions, events = PositionStore(db), EventLog(service, db)
             print(f"{'projection':<16} {'generation':>10} {'position':>10} {'head':>10} {'lag':>8}  state")
             for projection_name in projections:
                 positions.ensure(projection_name)

@@ -300,7 +300,8 @@ _SELECT = (
     "SELECT order_id, channel, marketplace_order_id, status, tab, customer_name,"
     " goods_total_cents, shipping_price_cents, order_total_cents, refunded_cents, line_count,"
     " created_at, acceptance_deadline, shipped_at, carrier, tracking_number, tracking_url,"
-    " last_event_at, version FROM order_tabs"
+    " last_event_at, version,"
+    " (SELECT position FROM projection_positions WHERE name = 'order_tabs') FROM order_tabs"
 )
 _ACTIVE = "generation = (SELECT generation FROM projection_positions WHERE name = 'order_tabs')"
 
@@ -349,8 +350,10 @@ class OrderTabsQueries:
         )
         if self.db.dialect == "sqlite":
             sql = sql.replace("search LIKE %s", "search LIKE %s ESCAPE '\\'")
-        position = self.position()
-        rows = [self._row(r) for r in self.db.execute(sql, [*params, limit + 1])]
+        # The position comes from the same statement, so it matches the rows' snapshot.
+        found = self.db.execute(sql, [*params, limit + 1])
+        position = int(found[0][-1]) if found else self.position()
+        rows = [self._row(r) for r in found]
         has_more = len(rows) > limit
         rows = rows[:limit]
         next_cursor = self._encode_cursor(rows[-1], sort) if has_more and rows else None
