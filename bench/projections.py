@@ -206,7 +206,7 @@ def main() -> None:
     args = parser.parse_args()
 
     with fresh_database(args.admin_url) as database_url:
-        settings = Settings(DATABASE_URL=database_url, OMS_LOG_LEVEL="WARNING")
+        settings = Settings(DATABASE_URL=database_url, log_level="WARNING")
         db = open_database(settings)
         migrate(db, settings.migrations_dir)
         service = open_service(settings)
