@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import sqlite3
 import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Literal, Protocol
@@ -112,8 +112,11 @@ class _PostgresTransaction:
         self._conn = conn
         self.rowcount = 0
 
-    def execute(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
-        cursor = self._conn.execute(sql, tuple(params) if params else None)
+    def execute(self, sql: str, params: Sequence[Any] | Mapping[str, Any] = ()) -> list[tuple[Any, ...]]:
+        if isinstance(params, Mapping):
+            cursor = self._conn.execute(sql, params)
+        else:
+            cursor = self._conn.execute(sql, tuple(params) if params else None)
         self.rowcount = cursor.rowcount
         return cursor.fetchall() if cursor.description else []
 

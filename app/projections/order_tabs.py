@@ -70,6 +70,22 @@ _PG_UPDATE = (
 )
 
 
+# Capital letters of the Latin, Greek and Cyrillic scripts that have one lower-case letter.
+_UPPER = "".join(
+    c
+    for c in map(chr, [*range(0x41, 0x250), *range(0x370, 0x530)])
+    if c.lower() != c and len(c.lower()) == 1
+)
+_LOWER = "".join(c.lower() for c in _UPPER)
+_FOLD = str.maketrans(_UPPER, _LOWER)
+
+
+def fold(text: str) -> str:
+    """Search text lower-cased the same way in Python and in SQL (translate with the same
+    table), whatever the database's collation."""
+    return text.translate(_FOLD)
+
+
 def cents(amount: Decimal | str) -> int:
     return int((Decimal(amount) * 100).to_integral_value())
 
@@ -179,6 +195,18 @@ class OrderTabsProjection:
     def clear(self, tx: Transaction, generation: int) -> None:
         tx.execute("DELETE FROM order_tabs WHERE generation = %s", (generation,))
 
+    def bulk_fill(self, tx: Transaction, generation: int, upto: int) -> bool:
+        """Fill an empty generation with the events up to `upto` in one set-based statement.
+
+        PostgreSQL only (False elsewhere): the database reads the events' JSON itself, which
+        is many times faster than handling a million events one by one. It computes what
+        `apply` computes; the tests compare the two.
+        """
+        if not self.codec.native:
+            return False
+        tx.execute(_PG_BULK_FILL, {"generation": generation, "upto": upto})
+        return True
+
     # ---------------------------------------------------------------- event handlers
 
     @staticmethod
@@ -191,11 +219,13 @@ class OrderTabsProjection:
             (unwrap(line["unit_price"]) * line["quantity"] for line in lines), Decimal(0)
         )
         shipping = event.field("shipping_price")
-        search = " ".join(
-            [marketplace_order_id, customer["firstname"], customer["lastname"]]
-            + [line["sku"] for line in lines]
-            + [line["ean"] for line in lines]
-        ).lower()
+        search = fold(
+            " ".join(
+                [marketplace_order_id, customer["firstname"], customer["lastname"]]
+                + [line["sku"] for line in lines]
+                + [line["ean"] for line in lines]
+            )
+        )
         return {
             "channel": event.field("channel"),
             "marketplace_order_id": marketplace_order_id,
@@ -245,6 +275,84 @@ class OrderTabsProjection:
             row["tracking_url"] = event.field("tracking_url")
         elif event.type == "RefundCompleted":
             row["refunded_cents"] += cents(event.field("amount"))
+
+
+_TAB_CASE = "CASE status " + " ".join(
+    f"WHEN '{status.value}' THEN '{tab}'" for status, tab in TAB_OF_STATUS.items()
+) + " END"
+_EVENT_TYPE = "split_part(e.topic, '.', -1)"
+_PG_BULK_FILL = f"""
+WITH events AS (
+    SELECT e.notification_id, e.originator_id, e.originator_version, e.topic, e.state
+    FROM orders_events AS e
+    WHERE e.notification_id <= %(upto)s
+),
+imported AS (
+    SELECT e.originator_id AS order_id, convert_from(e.state, 'UTF8')::jsonb AS d
+    FROM events AS e WHERE {_EVENT_TYPE} = 'Imported'
+),
+last_event AS (
+    SELECT DISTINCT ON (e.originator_id) e.originator_id AS order_id, e.notification_id,
+        e.originator_version, e.state
+    FROM events AS e
+    ORDER BY e.originator_id, e.originator_version DESC
+),
+latest AS (
+    SELECT l.order_id, l.notification_id, l.originator_version,
+        convert_from(l.state, 'UTF8')::jsonb AS d
+    FROM last_event AS l
+),
+shipped AS (
+    SELECT DISTINCT ON (e.originator_id) e.originator_id AS order_id,
+        convert_from(e.state, 'UTF8')::jsonb AS d
+    FROM events AS e WHERE {_EVENT_TYPE} = 'Shipped'
+    ORDER BY e.originator_id, e.originator_version DESC
+),
+refunded AS (
+    SELECT e.originator_id AS order_id,
+        sum(((convert_from(e.state, 'UTF8')::jsonb -> 'amount' ->> '_data_')::numeric * 100)::bigint)
+            AS cents
+    FROM events AS e WHERE {_EVENT_TYPE} = 'RefundCompleted'
+    GROUP BY e.originator_id
+),
+lines AS (
+    SELECT i.order_id,
+        sum(((line -> 'unit_price' ->> '_data_')::numeric * (line ->> 'quantity')::int * 100)::bigint)
+            AS goods_cents,
+        count(*) AS line_count,
+        string_agg(line ->> 'sku', ' ' ORDER BY n) AS skus,
+        string_agg(line ->> 'ean', ' ' ORDER BY n) AS eans
+    FROM imported AS i, jsonb_array_elements(i.d -> 'lines') WITH ORDINALITY AS l(line, n)
+    GROUP BY i.order_id
+),
+rows AS (
+    SELECT i.order_id, i.d, lt.d AS last_d, lt.notification_id, lt.originator_version,
+        coalesce(lt.d ->> 'status', 'CREATED') AS status, s.d AS shipped_d,
+        coalesce(r.cents, 0) AS refunded_cents, ln.goods_cents, ln.line_count, ln.skus, ln.eans,
+        ((i.d -> 'shipping_price' ->> '_data_')::numeric * 100)::bigint AS shipping_cents,
+        (i.d -> 'created_at' ->> '_data_')::timestamptz AS created_at
+    FROM imported AS i
+    JOIN latest AS lt ON lt.order_id = i.order_id
+    JOIN lines AS ln ON ln.order_id = i.order_id
+    LEFT JOIN shipped AS s ON s.order_id = i.order_id
+    LEFT JOIN refunded AS r ON r.order_id = i.order_id
+)
+INSERT INTO order_tabs ({_COLUMNS})
+SELECT %(generation)s, order_id, d ->> 'channel', d ->> 'marketplace_order_id', status,
+    {_TAB_CASE},
+    (d -> 'customer' ->> 'firstname') || ' ' || (d -> 'customer' ->> 'lastname'),
+    translate(
+        concat_ws(' ', d ->> 'marketplace_order_id', d -> 'customer' ->> 'firstname',
+            d -> 'customer' ->> 'lastname', skus, eans),
+        '{_UPPER}', '{_LOWER}'
+    ),
+    goods_cents, shipping_cents, goods_cents + shipping_cents, refunded_cents, line_count,
+    created_at, created_at + interval '{int(ACCEPTANCE_WINDOW.total_seconds())} seconds',
+    (shipped_d -> 'at' ->> '_data_')::timestamptz, shipped_d ->> 'carrier',
+    shipped_d ->> 'tracking_number', shipped_d ->> 'tracking_url',
+    (last_d -> 'timestamp' ->> '_data_')::timestamptz, originator_version, notification_id
+FROM rows
+"""
 
 
 # -------------------------------------------------------------------- queries
@@ -333,7 +441,7 @@ class OrderTabsQueries:
             params.append(self.codec.time(filters.created_to))
         if filters.q:
             where.append("search LIKE %s")
-            params.append("%" + _escape_like(filters.q.lower()) + "%")
+            params.append("%" + _escape_like(fold(filters.q)) + "%")
         if sort == "newest":
             key_column, direction, comparison = "created_at", "DESC", "<"
         else:

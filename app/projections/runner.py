@@ -517,6 +517,10 @@ class LogListener:
                 self._stop.wait(1)
 
 
+# From this many events on, a rebuild lets the database fill the model in one statement.
+BULK_REBUILD_FROM = 20_000
+
+
 def rebuild(
     db: SQLiteDatabase | PostgresDatabase,
     service: OrderService,
@@ -525,8 +529,12 @@ def rebuild(
     in_place: bool = False,
     batch_size: int = 5000,
     progress: Callable[[int, int], None] | None = None,
+    bulk: bool | None = None,
 ) -> ProjectionStatus:
     """Rebuild a read model from the first event.
+
+    A projection that can fill a generation in one set-based statement (`bulk_fill`) does so
+    for long logs (or when `bulk` is true); the events after that are applied in batches.
 
     By default the next generation is filled beside the active one, which keeps serving;
     the switch happens in one transaction holding the projection's row lock, after applying
@@ -563,6 +571,17 @@ def rebuild(
     position = 0
     head = events.head()
     log.info("projection_rebuild_started", projection=name, generation=target, head=head)
+    bulk_fill = getattr(projection, "bulk_fill", None)
+    if bulk is None:
+        bulk = head >= BULK_REBUILD_FROM
+    if bulk and bulk_fill is not None:
+        with db.transaction() as tx:
+            if bulk_fill(tx, target, head):
+                position = head
+                tx.execute(
+                    "UPDATE projection_positions SET rebuild_position = %s WHERE name = %s",
+                    (position, name),
+                )
     # Catch up beside the live model, without holding its lock.
     for batch in events.batches(position, batch_size):
         with db.transaction() as tx:
