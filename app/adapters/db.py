@@ -143,10 +143,10 @@ class PostgresDatabase:
         self.lock_timeout = lock_timeout
 
         def configure(conn: Any) -> None:
+            # Autocommit: a single read is one round trip; transactions are explicit.
             conn.autocommit = True
             conn.execute(f"SET lock_timeout = '{int(lock_timeout)}s'")
             conn.execute("SET idle_in_transaction_session_timeout = '60s'")
-            conn.autocommit = False
 
         self.pool = ConnectionPool(
             conninfo,
@@ -164,12 +164,13 @@ class PostgresDatabase:
 
     @contextmanager
     def transaction(self) -> Iterator[_PostgresTransaction]:
-        with self.pool.connection() as conn:
+        with self.pool.connection() as conn, conn.transaction():
             yield _PostgresTransaction(conn)
 
     def execute(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
-        with self.transaction() as tx:
-            return tx.execute(sql, params)
+        """One statement in its own implicit transaction."""
+        with self.pool.connection() as conn:
+            return _PostgresTransaction(conn).execute(sql, params)
 
     def ping(self) -> None:
         self.execute("SELECT 1")

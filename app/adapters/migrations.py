@@ -64,7 +64,6 @@ def pending(db: SQLiteDatabase | PostgresDatabase, migrations_dir: Path) -> list
 def _migrate_postgres(db: PostgresDatabase, migrations: list[Migration]) -> list[str]:
     applied_now: list[str] = []
     with db.connection() as conn:
-        conn.autocommit = True
         # Session-level lock: waits for another migrating process rather than failing.
         conn.execute("SET lock_timeout = 0")
         conn.execute("SELECT pg_advisory_lock(%s)", (_ADVISORY_LOCK_KEY,))
@@ -88,7 +87,6 @@ def _migrate_postgres(db: PostgresDatabase, migrations: list[Migration]) -> list
         finally:
             conn.execute("SELECT pg_advisory_unlock(%s)", (_ADVISORY_LOCK_KEY,))
             conn.execute(f"SET lock_timeout = '{db.lock_timeout}s'")
-            conn.autocommit = False
     return applied_now
 
 
