@@ -84,7 +84,10 @@ def percentile(values: list[float], q: float) -> float:
 
 
 async def load(
-    url: str, requests: list[tuple[str, dict[str, str], dict[str, Any] | None]], concurrency: int
+    url: str,
+    requests: list[tuple[str, dict[str, str], dict[str, Any] | None]],
+    concurrency: int,
+    method: str = "POST",
 ) -> tuple[float, list[float], dict[int, int]]:
     """Send the requests with `concurrency` clients; returns (seconds, latencies, statuses)."""
     queue: asyncio.Queue = asyncio.Queue()
@@ -101,7 +104,7 @@ async def load(
                 except asyncio.QueueEmpty:
                     return
                 started = time.perf_counter()
-                response = await client.post(path, headers=headers, json=body)
+                response = await client.request(method, path, headers=headers, json=body)
                 latencies.append(time.perf_counter() - started)
                 statuses[response.status_code] = statuses.get(response.status_code, 0) + 1
 

@@ -38,7 +38,7 @@ from app.config import Settings  # noqa: E402
 from app.domain.order import Order  # noqa: E402
 from app.projections.order_tabs import OrderTabsProjection  # noqa: E402
 from app.projections.runner import ProjectionRunner, rebuild  # noqa: E402
-from bench.commands import fresh_database, percentile, server  # noqa: E402
+from bench.commands import fresh_database, load, percentile, server  # noqa: E402
 
 # (share of orders, how far they go)
 MIX = [
@@ -251,34 +251,10 @@ def main() -> None:
                   f"p50 {percentile(lags, 0.5) * 1000:.1f} ms  p99 {percentile(lags, 0.99) * 1000:.1f} ms"
                   "  (target p99 < 200 ms)")
             requests = [("/v1/orders?tab=new&limit=50", {}, None)] * args.list_requests
-            seconds, latencies, statuses = asyncio.run(get_load(url, requests, 8))
+            seconds, latencies, statuses = asyncio.run(load(url, requests, 8, method="GET"))
             print(f"{'GET /v1/orders?tab=new':<34} {total:>8} orders  {len(latencies) / seconds:>9.0f} req/s"
                   f"  p50 {percentile(latencies, 0.5) * 1000:.2f} ms  p99 {percentile(latencies, 0.99) * 1000:.2f} ms"
                   f"  statuses {statuses}  (target p99 < 20 ms)")
-
-
-async def get_load(url: str, requests: list, concurrency: int):
-    queue: asyncio.Queue = asyncio.Queue()
-    for item in requests:
-        queue.put_nowait(item)
-    latencies: list[float] = []
-    statuses: dict[int, int] = {}
-
-    async def worker() -> None:
-        async with httpx.AsyncClient(base_url=url, timeout=30) as client:
-            while True:
-                try:
-                    path, _, _ = queue.get_nowait()
-                except asyncio.QueueEmpty:
-                    return
-                t = time.perf_counter()
-                response = await client.get(path)
-                latencies.append(time.perf_counter() - t)
-                statuses[response.status_code] = statuses.get(response.status_code, 0) + 1
-
-    started = time.perf_counter()
-    await asyncio.gather(*(worker() for _ in range(concurrency)))
-    return time.perf_counter() - started, latencies, statuses
 
 
 if __name__ == "__main__":
