@@ -150,13 +150,12 @@ class OrderService(Application[UUID]):
 
     def import_orders(self, batch: Iterable[Mapping[str, Any]]) -> int:
         """Import many orders in one write; falls back to one by one when some exist already."""
-        orders = [Order.import_(**dict(fields)) for fields in batch]
+        batch = [dict(fields) for fields in batch]
+        orders = [Order.import_(**fields) for fields in batch]
         try:
             self.save(*orders)
         except IntegrityError:
-            return sum(
-                self.import_order(**_import_fields(order)).created for order in orders
-            )
+            return sum(self.import_order(**fields).created for fields in batch)
         return len(orders)
 
     # ---------------------------------------------------------------- merchant commands
@@ -292,29 +291,6 @@ def _line_quantities(lines: list[tuple[str, int]] | None) -> list[LineQuantity] 
     if lines is None:
         return None
     return [LineQuantity(line_id, quantity) for line_id, quantity in lines]
-
-
-def _import_fields(order: Order) -> dict[str, Any]:
-    return {
-        "channel": order.channel,
-        "marketplace_order_id": order.marketplace_order_id,
-        "created_at": order.created_at,
-        "customer": order.customer,
-        "shipping_address": order.shipping_address,
-        "delivery": order.delivery,
-        "shipping_price": order.shipping_price,
-        "lines": [
-            {
-                "line_id": line.line_id,
-                "sku": line.sku,
-                "ean": line.ean,
-                "title": line.title,
-                "quantity": line.quantity,
-                "unit_price": line.unit_price,
-            }
-            for line in order.lines
-        ],
-    }
 
 
 def open_service(settings: Settings, *, clock: Clock = utc_now) -> OrderService:

@@ -51,6 +51,15 @@ def fresh_database(admin_url: str):
             conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
+def migrated(database_url: str) -> Settings:
+    """Settings of a benchmark database, its schema applied."""
+    settings = Settings(DATABASE_URL=database_url, log_level="WARNING")
+    db = open_database(settings)
+    migrate(db, settings.migrations_dir)
+    db.close()
+    return settings
+
+
 @contextmanager
 def server(database_url: str):
     port = free_port()
@@ -135,10 +144,7 @@ def main() -> None:
     args = parser.parse_args()
 
     with fresh_database(args.admin_url) as database_url:
-        settings = Settings(DATABASE_URL=database_url, log_level="WARNING")
-        db = open_database(settings)
-        migrate(db, settings.migrations_dir)
-        db.close()
+        settings = migrated(database_url)
         service = open_service(settings)
 
         batches = [

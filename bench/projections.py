@@ -32,13 +32,11 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from app.adapters.db import open_database  # noqa: E402
-from app.adapters.migrations import migrate  # noqa: E402
 from app.application import open_service  # noqa: E402
-from app.config import Settings  # noqa: E402
 from app.domain.order import Order  # noqa: E402
 from app.projections.order_tabs import OrderTabsProjection  # noqa: E402
 from app.projections.runner import ProjectionRunner, rebuild  # noqa: E402
-from bench.commands import fresh_database, load, percentile, server  # noqa: E402
+from bench.commands import fresh_database, load, migrated, percentile, server  # noqa: E402
 
 # (share of orders, how far they go)
 MIX = [
@@ -206,9 +204,8 @@ def main() -> None:
     args = parser.parse_args()
 
     with fresh_database(args.admin_url) as database_url:
-        settings = Settings(DATABASE_URL=database_url, log_level="WARNING")
+        settings = migrated(database_url)
         db = open_database(settings)
-        migrate(db, settings.migrations_dir)
         service = open_service(settings)
         started = time.perf_counter()
         events = fill(service, args.orders)

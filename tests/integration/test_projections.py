@@ -10,7 +10,6 @@ import subprocess
 import sys
 import threading
 from decimal import Decimal
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -38,13 +37,6 @@ from tests.integration.projections_support import (
 from tests.support import FakeClock, order_fields
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
-
-
-@pytest.fixture
-def db(settings: Settings) -> Iterator[Database]:
-    database = open_database(settings)
-    yield database
-    database.close()
 
 
 def order_tabs_runner(db: Database, service: OrderService, batch_size: int) -> ProjectionRunner:

@@ -6,13 +6,11 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from app.adapters.db import open_database
 from app.application import OrderService
 from app.config import Settings
 from app.domain.order import order_id_for
@@ -33,13 +31,6 @@ from tests.integration.projections_support import (
 from tests.support import order_fields
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
-
-
-@pytest.fixture
-def db(settings: Settings) -> Iterator[Database]:
-    database = open_database(settings)
-    yield database
-    database.close()
 
 
 @pytest.fixture
