@@ -1,0 +1,89 @@
+"""The published Mirakl seller API as a validator for httpx requests and responses.
+
+The file is the marketplace's own OpenAPI 3.1 document; it does not pass a strict spec check
+(one dynamic URL has an unresolved path parameter), so that check is off and only the
+operations are used.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+from pathlib import Path
+from urllib.parse import parse_qsl, urlsplit
+
+import httpx
+from openapi_core import Config, OpenAPI
+from openapi_core.testing import MockRequest, MockResponse
+
+SPEC_PATH = Path(__file__).resolve().parents[3] / "shared" / "reference" / "mirakl-mmp-seller-openapi.json"
+# The spec's server; the sandbox's own host is swapped for it before matching paths.
+SPEC_SERVER = "https://your-instance.mirakl.net"
+
+
+@functools.cache
+def mirakl_api() -> OpenAPI:
+    spec = json.loads(SPEC_PATH.read_text(encoding="utf-8"))
+    return OpenAPI.from_dict(spec, config=Config(spec_validator_cls=None))
+
+
+def _mock_request(request: httpx.Request) -> MockRequest:
+    parts = urlsplit(str(request.url))
+    body = request.content or None
+    content_type = request.headers.get("content-type", "application/json").split(";")[0]
+    return MockRequest(
+        SPEC_SERVER,
+        request.method.lower(),
+        parts.path,
+        args=dict(parse_qsl(parts.query, keep_blank_values=True)),
+        headers=dict(request.headers),
+        data=body,
+        content_type=content_type,
+    )
+
+
+class ContractError(AssertionError):
+    """A request or response that the published spec does not allow; lists each broken rule."""
+
+
+def _schema_errors(exc: BaseException) -> list[str]:
+    found: list[str] = []
+    cause: BaseException | None = exc
+    while cause is not None:
+        for error in getattr(cause, "schema_errors", None) or []:
+            where = "/".join(str(p) for p in error.absolute_path) or "(root)"
+            found.append(f"{where}: {error.message[:200]}")
+        cause = cause.__cause__
+    return found
+
+
+def _raise_contract_error(what: str, exc: Exception) -> None:
+    details = _schema_errors(exc) or [f"{type(exc).__name__}: {str(exc)[:300]}"]
+    raise ContractError(f"{what} breaks the Mirakl spec:\n  " + "\n  ".join(details)) from None
+
+
+def validate_request(request: httpx.Request) -> None:
+    """Raise ContractError if the request breaks the operation (path, parameters, body, auth)."""
+    try:
+        mirakl_api().validate_request(_mock_request(request))
+    except Exception as exc:  # openapi-core raises several unrelated types
+        _raise_contract_error(f"{request.method} {request.url.path}", exc)
+
+
+def validate_response(response: httpx.Response) -> None:
+    """Raise ContractError if the response's status and body break the published operation."""
+    content_type = response.headers.get("content-type", "application/json").split(";")[0]
+    mock = MockResponse(
+        response.content or b"",
+        status_code=response.status_code,
+        content_type=content_type if response.content else None,
+        headers=dict(response.headers),
+    )
+    try:
+        mirakl_api().validate_response(_mock_request(response.request), mock)
+    except Exception as exc:  # openapi-core raises several unrelated types
+        _raise_contract_error(
+            f"response {response.status_code} to {response.request.method} "
+            f"{response.request.url.path}",
+            exc,
+        )
