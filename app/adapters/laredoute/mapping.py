@@ -359,7 +359,8 @@ def _view_cancelation(cancelation: Mapping[str, Any], where: str) -> Marketplace
 
 def _present(data: Mapping[str, Any], key: str, field: str) -> Any:
     if not isinstance(data, Mapping):
-        raise UnparsableOrder(field.rsplit(".", 1)[0] if "." in field else "order", "is not an object")
+        parent = field.rsplit(".", 1)[0] if "." in field else "order"
+        raise UnparsableOrder(parent, "is not an object")
     value = data.get(key)
     if value is None:
         raise UnparsableOrder(field, "is missing")
