@@ -161,10 +161,19 @@ class OrderService(Application[UUID]):
     # ---------------------------------------------------------------- merchant commands
 
     def accept(
-        self, order_id: UUID, *, expected_version: int | None = None, receipt: Receipt = None
+        self,
+        order_id: UUID,
+        *,
+        expected_version: int | None = None,
+        receipt: Receipt = None,
+        origin: str = "merchant",
+        at: datetime | None = None,
     ) -> Order:
         return self._change(
-            order_id, expected_version, lambda o: o.accept(at=self.clock()), receipt
+            order_id,
+            expected_version,
+            lambda o: o.accept(at=at or self.clock(), origin=origin),
+            receipt,
         )
 
     def refuse(
@@ -174,8 +183,11 @@ class OrderService(Application[UUID]):
         reason: str,
         expected_version: int | None = None,
         receipt: Receipt = None,
+        origin: str = "merchant",
     ) -> Order:
-        return self._change(order_id, expected_version, lambda o: o.refuse(reason=reason), receipt)
+        return self._change(
+            order_id, expected_version, lambda o: o.refuse(reason=reason, origin=origin), receipt
+        )
 
     def ship(
         self,
@@ -186,6 +198,8 @@ class OrderService(Application[UUID]):
         tracking_url: str | None = None,
         expected_version: int | None = None,
         receipt: Receipt = None,
+        origin: str = "merchant",
+        at: datetime | None = None,
     ) -> Order:
         return self._change(
             order_id,
@@ -194,7 +208,8 @@ class OrderService(Application[UUID]):
                 tracking_number=tracking_number,
                 carrier=carrier,
                 tracking_url=tracking_url,
-                at=self.clock(),
+                at=at or self.clock(),
+                origin=origin,
             ),
             receipt,
         )
@@ -207,12 +222,16 @@ class OrderService(Application[UUID]):
         lines: list[tuple[str, int]] | None = None,
         expected_version: int | None = None,
         receipt: Receipt = None,
+        origin: str = "merchant",
+        at: datetime | None = None,
     ) -> Order:
         quantities = _line_quantities(lines)
         return self._change(
             order_id,
             expected_version,
-            lambda o: o.cancel(lines=quantities, reason=reason, at=self.clock()),
+            lambda o: o.cancel(
+                lines=quantities, reason=reason, at=at or self.clock(), origin=origin
+            ),
             receipt,
         )
 
@@ -238,30 +257,53 @@ class OrderService(Application[UUID]):
 
     # ---------------------------------------------------------------- marketplace transitions
 
-    def validate_payment(self, order_id: UUID) -> Order:
-        return self._change(order_id, None, lambda o: o.validate_payment(at=self.clock()))
+    # `at` is the marketplace's own time of the change when the sync knows it.
 
-    def refuse_payment(self, order_id: UUID) -> Order:
-        return self._change(order_id, None, lambda o: o.refuse_payment(at=self.clock()))
+    def validate_payment(self, order_id: UUID, *, at: datetime | None = None) -> Order:
+        return self._change(order_id, None, lambda o: o.validate_payment(at=at or self.clock()))
 
-    def expire(self, order_id: UUID) -> Order:
-        return self._change(order_id, None, lambda o: o.expire(at=self.clock()))
+    def refuse_payment(self, order_id: UUID, *, at: datetime | None = None) -> Order:
+        return self._change(order_id, None, lambda o: o.refuse_payment(at=at or self.clock()))
 
-    def mark_paid(self, order_id: UUID) -> Order:
-        return self._change(order_id, None, lambda o: o.mark_paid(at=self.clock()))
+    def expire(self, order_id: UUID, *, at: datetime | None = None) -> Order:
+        return self._change(order_id, None, lambda o: o.expire(at=at or self.clock()))
 
-    def submit_refund(self, order_id: UUID, refund_id: str) -> Order:
-        return self._change(order_id, None, lambda o: o.submit_refund(refund_id, at=self.clock()))
-
-    def approve_refund(self, order_id: UUID, refund_id: str) -> Order:
-        return self._change(order_id, None, lambda o: o.approve_refund(refund_id, at=self.clock()))
-
-    def complete_refund(self, order_id: UUID, refund_id: str) -> Order:
-        return self._change(order_id, None, lambda o: o.complete_refund(refund_id, at=self.clock()))
-
-    def refuse_refund(self, order_id: UUID, refund_id: str, *, reason: str) -> Order:
+    def cancel_by_marketplace(
+        self, order_id: UUID, *, reason: str, at: datetime | None = None
+    ) -> Order:
         return self._change(
-            order_id, None, lambda o: o.refuse_refund(refund_id, reason=reason, at=self.clock())
+            order_id, None, lambda o: o.cancel_by_marketplace(reason=reason, at=at or self.clock())
+        )
+
+    def mark_paid(self, order_id: UUID, *, at: datetime | None = None) -> Order:
+        return self._change(order_id, None, lambda o: o.mark_paid(at=at or self.clock()))
+
+    def submit_refund(self, order_id: UUID, refund_id: str, *, at: datetime | None = None) -> Order:
+        return self._change(
+            order_id, None, lambda o: o.submit_refund(refund_id, at=at or self.clock())
+        )
+
+    def approve_refund(
+        self, order_id: UUID, refund_id: str, *, at: datetime | None = None
+    ) -> Order:
+        return self._change(
+            order_id, None, lambda o: o.approve_refund(refund_id, at=at or self.clock())
+        )
+
+    def complete_refund(
+        self, order_id: UUID, refund_id: str, *, at: datetime | None = None
+    ) -> Order:
+        return self._change(
+            order_id, None, lambda o: o.complete_refund(refund_id, at=at or self.clock())
+        )
+
+    def refuse_refund(
+        self, order_id: UUID, refund_id: str, *, reason: str, at: datetime | None = None
+    ) -> Order:
+        return self._change(
+            order_id,
+            None,
+            lambda o: o.refuse_refund(refund_id, reason=reason, at=at or self.clock()),
         )
 
     # ---------------------------------------------------------------- plumbing

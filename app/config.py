@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 from urllib.parse import unquote, urlsplit
@@ -10,6 +11,17 @@ from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 _REPO_ROOT = Path(__file__).resolve().parents[1]
+
+
+@dataclass(frozen=True)
+class ChannelSettings:
+    """One marketplace shop: where it is and how to sign in (the key never prints)."""
+
+    name: str
+    base_url: str
+    api_key: SecretStr
+    shop_id: int | None
+    auto_accept: bool
 
 
 class Settings(BaseSettings):
@@ -34,6 +46,28 @@ class Settings(BaseSettings):
     projection_poll_interval: float = Field(default=1.0, gt=0, le=60)
     # How long a list call with min_position waits for the projection to catch up.
     read_wait_seconds: float = Field(default=2.0, ge=0, le=30)
+    # Marketplace channels: a channel syncs when its base URL and API key are set.
+    laredoute_base_url: str | None = None
+    laredoute_api_key: SecretStr | None = None
+    laredoute_shop_id: int | None = None
+    laredoute_auto_accept: bool = False
+    labrandboutique_base_url: str | None = None
+    labrandboutique_api_key: SecretStr | None = None
+    labrandboutique_shop_id: int | None = None
+    labrandboutique_auto_accept: bool = False
+    # "embedded": the sync jobs run in the service process; "off": run them with `oms worker`.
+    sync_mode: Literal["embedded", "off"] = "embedded"
+    # OR11 allows one call a minute at most; every 2 minutes stays well within it.
+    import_interval: float = Field(default=120.0, gt=0, le=86_400)
+    # Each poll re-reads orders updated this long before the last one seen (clock skew,
+    # transactions committed late on the marketplace).
+    import_overlap: float = Field(default=300.0, ge=0, le=86_400)
+    import_page_size: int = Field(default=100, ge=1, le=100)
+    action_interval: float = Field(default=2.0, gt=0, le=3600)
+    action_expiry_hours: float = Field(default=72.0, gt=0)
+    marketplace_timeout: float = Field(default=10.0, gt=0, le=120)
+    # Orders still CREATED this close to their 72-hour acceptance deadline are flagged.
+    deadline_warning_hours: float = Field(default=12.0, ge=0, le=72)
     log_level: str = "INFO"
     log_format: Literal["json", "console"] = "json"
 
@@ -44,6 +78,24 @@ class Settings(BaseSettings):
         if not url.startswith(("sqlite:///", "postgresql://", "postgres://")):
             raise ValueError("DATABASE_URL must start with sqlite:/// or postgresql://")
         return value
+
+    def channels(self) -> list[ChannelSettings]:
+        """The marketplace channels configured for sync."""
+        found = []
+        for name in ("laredoute", "labrandboutique"):
+            base_url = getattr(self, f"{name}_base_url")
+            api_key = getattr(self, f"{name}_api_key")
+            if base_url and api_key is not None and api_key.get_secret_value():
+                found.append(
+                    ChannelSettings(
+                        name=name,
+                        base_url=base_url.rstrip("/"),
+                        api_key=api_key,
+                        shop_id=getattr(self, f"{name}_shop_id"),
+                        auto_accept=getattr(self, f"{name}_auto_accept"),
+                    )
+                )
+        return found
 
     @property
     def dialect(self) -> Literal["sqlite", "postgres"]:

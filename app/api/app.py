@@ -10,7 +10,9 @@ from fastapi import FastAPI
 from app.adapters.db import open_database
 from app.adapters.idempotency import IdempotencyStore
 from app.adapters.recorders import EVENTS_TABLE
-from app.api import health, order_list, orders
+from app.adapters.laredoute.sync_store import SyncStore
+from app.adapters.laredoute.worker import build_sync
+from app.api import health, order_list, orders, sync
 from app.api.middleware import RequestContextMiddleware
 from app.api.problems import install_problem_handlers
 from app.application import Clock, OrderService, open_service, utc_now
@@ -46,6 +48,11 @@ def create_app(
 
     service.on_saved(wake_all)
     listener = LogListener(db, EVENTS_TABLE, wake_all)
+    marketplace_sync = (
+        build_sync(settings, db, service, clock=lambda: clock().timestamp())
+        if settings.sync_mode == "embedded"
+        else None
+    )
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
@@ -53,7 +60,11 @@ def create_app(
             runner.start()
         if runners:
             listener.start()
+        if marketplace_sync is not None:
+            marketplace_sync.start()
         yield
+        if marketplace_sync is not None:
+            marketplace_sync.stop()
         listener.stop()
         for runner in runners.values():
             runner.stop()
@@ -72,9 +83,12 @@ def create_app(
     app.state.idempotency = IdempotencyStore(db)
     app.state.runners = runners
     app.state.order_tabs = OrderTabsQueries(db)
+    app.state.sync = marketplace_sync
+    app.state.sync_store = SyncStore(db)
     install_problem_handlers(app)
     app.add_middleware(RequestContextMiddleware, max_body_bytes=settings.max_body_bytes)
     app.include_router(health.router)
     app.include_router(order_list.router)
     app.include_router(orders.router)
+    app.include_router(sync.router)
     return app

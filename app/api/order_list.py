@@ -49,6 +49,8 @@ class OrderSummaryPublic(BaseModel):
     created_at: datetime
     acceptance_deadline: datetime
     time_left_to_accept_seconds: int | None
+    # Still to accept and within OMS_DEADLINE_WARNING_HOURS of the 72-hour deadline.
+    deadline_near: bool
     shipped_at: datetime | None
     tracking: TrackingPublic | None
     last_event_at: datetime
@@ -73,9 +75,10 @@ class TabCountsPublic(BaseModel):
     position: int
 
 
-def _summary_json(row: OrderRow, now: datetime) -> dict[str, Any]:
+def _summary_json(row: OrderRow, now: datetime, warning_seconds: float = 0) -> dict[str, Any]:
     """The JSON of OrderSummaryPublic for one row, built without a model per row."""
     waiting = row.status == OrderStatus.CREATED
+    left = time_left(row.acceptance_deadline, now).total_seconds() if waiting else None
     return {
         "id": str(row.order_id),
         "channel": row.channel,
@@ -90,9 +93,8 @@ def _summary_json(row: OrderRow, now: datetime) -> dict[str, Any]:
         "line_count": row.line_count,
         "created_at": row.created_at,
         "acceptance_deadline": row.acceptance_deadline,
-        "time_left_to_accept_seconds": (
-            int(time_left(row.acceptance_deadline, now).total_seconds()) if waiting else None
-        ),
+        "time_left_to_accept_seconds": int(left) if left is not None else None,
+        "deadline_near": left is not None and left <= warning_seconds,
         "shipped_at": row.shipped_at,
         "tracking": (
             {
@@ -197,8 +199,9 @@ def list_orders(
             422, "invalid-request", "The request is invalid", str(exc), field="cursor", rule="cursor"
         ) from None
     now = request.app.state.service.clock()
+    warning = request.app.state.settings.deadline_warning_hours * 3600
     body = {
-        "items": [_summary_json(row, now) for row in page.rows],
+        "items": [_summary_json(row, now, warning) for row in page.rows],
         "next_cursor": page.next_cursor,
         "has_more": page.next_cursor is not None,
         "position": page.position,

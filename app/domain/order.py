@@ -320,7 +320,8 @@ class Order(Aggregate):
 
     # ---------------------------------------------------------------- merchant commands
 
-    def accept(self, *, at: datetime) -> None:
+    def accept(self, *, at: datetime, origin: str = "merchant") -> None:
+        """`origin` is "marketplace" when the sync mirrors an acceptance made elsewhere."""
         self._require("accept", {OrderStatus.CREATED})
         if at > self.acceptance_deadline:
             raise DeadlinePassed(
@@ -328,19 +329,23 @@ class Order(Aggregate):
                 "acceptance_deadline",
                 f"the acceptance deadline passed at {self.acceptance_deadline.isoformat()}",
             )
-        self._accepted(at=at, status=OrderStatus.ACCEPTED)
+        self._accepted(at=at, status=OrderStatus.ACCEPTED, origin=_origin(origin))
 
     @event("Accepted")
-    def _accepted(self, at: datetime, status: str) -> None:
+    def _accepted(self, at: datetime, status: str, origin: str = "merchant") -> None:
         self.fulfilment_status = OrderStatus.ACCEPTED
         self.accepted_at = at
 
-    def refuse(self, *, reason: str) -> None:
+    def refuse(self, *, reason: str, origin: str = "merchant") -> None:
         self._require("refuse", {OrderStatus.CREATED})
-        self._refused(reason=_required_text("reason", reason), status=OrderStatus.REFUSED)
+        self._refused(
+            reason=_required_text("reason", reason),
+            status=OrderStatus.REFUSED,
+            origin=_origin(origin),
+        )
 
     @event("Refused")
-    def _refused(self, reason: str, status: str) -> None:
+    def _refused(self, reason: str, status: str, origin: str = "merchant") -> None:
         self.fulfilment_status = OrderStatus.REFUSED
         self.refusal_reason = reason
 
@@ -351,6 +356,7 @@ class Order(Aggregate):
         carrier: str,
         tracking_url: str | None,
         at: datetime,
+        origin: str = "merchant",
     ) -> None:
         self._require("ship", {OrderStatus.TOSHIP})
         tracking_number = tracking_number.strip()
@@ -394,16 +400,30 @@ class Order(Aggregate):
             tracking_url=url,
             at=at,
             status=OrderStatus.SHIPPED,
+            origin=_origin(origin),
         )
 
     @event("Shipped")
     def _shipped(
-        self, carrier: str, tracking_number: str, tracking_url: str, at: datetime, status: str
+        self,
+        carrier: str,
+        tracking_number: str,
+        tracking_url: str,
+        at: datetime,
+        status: str,
+        origin: str = "merchant",
     ) -> None:
         self.fulfilment_status = OrderStatus.SHIPPED
         self.shipment = Shipment(carrier, tracking_number, tracking_url, at)
 
-    def cancel(self, *, lines: list[LineQuantity] | None, reason: str, at: datetime) -> None:
+    def cancel(
+        self,
+        *,
+        lines: list[LineQuantity] | None,
+        reason: str,
+        at: datetime,
+        origin: str = "merchant",
+    ) -> None:
         """Out of stock: the whole order (no lines) or some quantities of some lines."""
         self._require("cancel", {OrderStatus.TOSHIP})
         reason = _required_text("reason", reason)
@@ -423,11 +443,17 @@ class Order(Aggregate):
             reason=reason,
             at=at,
             status=OrderStatus.OUT_OF_STOCK if everything else OrderStatus.TOSHIP,
+            origin=_origin(origin),
         )
 
     @event("LinesCanceled")
     def _lines_canceled(
-        self, lines: dict[str, int], reason: str, at: datetime, status: str
+        self,
+        lines: dict[str, int],
+        reason: str,
+        at: datetime,
+        status: str,
+        origin: str = "merchant",
     ) -> None:
         for line_id, quantity in lines.items():
             line = self.line(line_id)
@@ -561,6 +587,21 @@ class Order(Aggregate):
     @event("AcceptanceExpired")
     def _acceptance_expired(self, at: datetime, status: str) -> None:
         self.fulfilment_status = OrderStatus.CANCELED
+        self.closed_at = at
+
+    def cancel_by_marketplace(self, *, reason: str, at: datetime) -> None:
+        """The marketplace cancelled an open order for a reason of its own (customer, fraud...)."""
+        self._require(
+            "cancel (marketplace)", {OrderStatus.CREATED, OrderStatus.ACCEPTED, OrderStatus.TOSHIP}
+        )
+        self._canceled_by_marketplace(
+            reason=_required_text("reason", reason), at=at, status=OrderStatus.CANCELED
+        )
+
+    @event("CanceledByMarketplace")
+    def _canceled_by_marketplace(self, reason: str, at: datetime, status: str) -> None:
+        self.fulfilment_status = OrderStatus.CANCELED
+        self.cancel_reason = reason
         self.closed_at = at
 
     def mark_paid(self, *, at: datetime) -> None:
@@ -708,6 +749,16 @@ _SHIPPED_STATUSES = {
     OrderStatus.REFUNDED,
     OrderStatus.REFUND_REFUSED,
 }
+
+
+ORIGINS = frozenset({"merchant", "marketplace"})
+
+
+def _origin(origin: str) -> str:
+    """Who made a change: the merchant (to be sent to the marketplace) or the marketplace."""
+    if origin not in ORIGINS:
+        raise ValueError(f"origin must be one of {sorted(ORIGINS)}")
+    return origin
 
 
 def _required_text(name: str, value: str) -> str:

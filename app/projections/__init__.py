@@ -4,12 +4,16 @@ from __future__ import annotations
 
 from app.adapters.db import PostgresDatabase, SQLiteDatabase
 from app.application import OrderService
+from app.projections.marketplace_actions import MarketplaceActionsProjection
 from app.projections.order_tabs import OrderTabsProjection
 from app.projections.runner import Projection, ProjectionRunner
 
 
 def all_projections(db: SQLiteDatabase | PostgresDatabase) -> dict[str, Projection]:
-    projections: list[Projection] = [OrderTabsProjection(db.dialect)]
+    projections: list[Projection] = [
+        OrderTabsProjection(db.dialect),
+        MarketplaceActionsProjection(db.dialect),
+    ]
     return {p.name: p for p in projections}
 
 

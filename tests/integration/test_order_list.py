@@ -184,6 +184,7 @@ def test_an_order_in_the_list_carries_its_totals_tracking_and_version(
         "created_at": "2026-11-24T03:00:00Z",
         "acceptance_deadline": "2026-11-27T03:00:00Z",
         "time_left_to_accept_seconds": None,
+        "deadline_near": False,
         "shipped_at": "2026-11-26T09:00:00Z",
         "tracking": {
             "carrier": "Colissimo",
@@ -212,6 +213,21 @@ def test_the_new_tab_shows_the_time_left_to_accept_each_created_order(
             for item in listed(client, shop, tab="new")["items"]}
     assert left["LR-TUNIC-001"] == 51 * 3600
     assert left["LR-PROMO-006"] == 1800
+
+
+def test_orders_close_to_their_acceptance_deadline_are_flagged(
+    client: TestClient, shop: OrderService, clock: FakeClock
+) -> None:
+    """Within 12 hours (OMS_DEADLINE_WARNING_HOURS) of the deadline, or past it, and still to accept."""
+    def near() -> dict[str, bool]:
+        return {item["marketplace_order_id"]: item["deadline_near"]
+                for item in listed(client, shop, tab="new")["items"]}
+
+    assert near() == {"LR-TUNIC-001": False, "LR-TUNIC-002": False,
+                      "LR-PROMO-006": False, "LR-TUNIC-008": True}
+    clock.advance(hours=9)  # LR-PROMO-006 now has 12 hours left
+    assert near() == {"LR-TUNIC-001": False, "LR-TUNIC-002": False,
+                      "LR-PROMO-006": True, "LR-TUNIC-008": True}
 
 
 def test_sorting_by_deadline_lists_the_most_urgent_orders_first(

@@ -1,0 +1,316 @@
+"""Delivery of the merchant's actions to the marketplace, from the outbox.
+
+States: pending (recorded, not sent yet), sent (a call went out; its outcome is not known
+yet), confirmed, failed (the marketplace refused it: its message is kept), expired (not
+confirmed within the expiry delay, 72 hours by default), canceled (no longer to send, e.g. a
+refund request superseded before it left).
+
+An action is marked `sent` before the call. If the call times out or the connection drops,
+it stays `sent`, and the next attempt first reads the order back from the marketplace: if
+the change is there, the action is confirmed without sending it again. So an action whose
+response was lost is never applied twice. One action per order is in flight at a time, in
+the order the merchant asked for them.
+"""
+
+from __future__ import annotations
+
+import random
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Any
+
+import structlog
+
+from app.adapters.laredoute.client import CancelLine, MiraklClient, RefundLine
+from app.adapters.laredoute.errors import UpstreamRefused, UpstreamUnavailable
+from app.adapters.laredoute.mapping import view_order
+from app.adapters.laredoute.sync_store import Action, SyncStore
+from app.application import OrderService
+from app.domain.errors import DomainError
+from app.domain.order import Order, RefundStatus
+
+log = structlog.get_logger(__name__)
+
+_ACCEPTED_STATES = {"WAITING_DEBIT", "WAITING_DEBIT_PAYMENT", "SHIPPING", "SHIPPED", "TO_COLLECT",
+                    "RECEIVED", "CLOSED"}
+_SHIPPED_STATES = {"SHIPPED", "TO_COLLECT", "RECEIVED", "CLOSED"}
+
+
+@dataclass
+class DeliveryRound:
+    sent: int = 0
+    confirmed: int = 0
+    failed: int = 0
+    retried: int = 0
+    expired: int = 0
+
+
+class ActionDelivery:
+    """Sends due actions for the channels it has a client for."""
+
+    def __init__(
+        self,
+        service: OrderService,
+        store: SyncStore,
+        clients: Mapping[str, MiraklClient],
+        *,
+        clock: Callable[[], float] = time.time,
+        expiry_seconds: float = 72 * 3600,
+        backoff_base: float = 5.0,
+        backoff_max: float = 600.0,
+        random_: Callable[[], float] = random.random,
+    ) -> None:
+        self.service = service
+        self.store = store
+        self.clients = dict(clients)
+        self.clock = clock
+        self.expiry_seconds = expiry_seconds
+        self.backoff_base = backoff_base
+        self.backoff_max = backoff_max
+        self.random = random_
+        self._reasons: dict[str, dict[str, list[dict[str, Any]]]] = {}
+
+    # ---------------------------------------------------------------- a round
+
+    def run(self, heartbeat: Callable[[], None] = lambda: None) -> DeliveryRound:
+        now = self.clock()
+        result = DeliveryRound(expired=self.store.expire_actions(now - self.expiry_seconds, at=now))
+        for action in self.store.due_actions(now):
+            self.deliver(action, result)
+            heartbeat()
+        return result
+
+    def deliver(self, action: Action, result: DeliveryRound | None = None) -> str:
+        """One attempt at one action; returns the action's state afterwards."""
+        result = result or DeliveryRound()
+        order = self.service.repository.get(action.order_id, version=action.event_version)
+        client = self.clients.get(order.channel)
+        now = self.clock()
+        if client is None:
+            # No marketplace configured for this channel: look again later.
+            self.store.move_action(action.id, from_states=[action.state], to_state=action.state,
+                                   at=now, next_attempt_at=now + 3600)
+            return action.state
+        bound = log.bind(action_id=action.id, kind=action.kind, channel=order.channel,
+                         marketplace_order_id=order.marketplace_order_id)
+        if action.kind == "refund" and self._superseded(action, order):
+            self.store.move_action(action.id, from_states=["pending", "sent"], to_state="canceled",
+                                   at=now, error="superseded by a later refund request")
+            return "canceled"
+        if action.state == "sent":
+            # An earlier attempt's outcome is unknown: read the order back before resending.
+            try:
+                raw = client.get_order(order.marketplace_order_id)
+            except UpstreamUnavailable as exc:
+                return self._later(action, "sent", f"re-read failed: {exc}", result)
+            applied = self._applied(action, order, raw)
+            if applied is not None:
+                bound.info("marketplace_action_found_applied")
+                return self._confirm(action, order, applied, result)
+        if not self.store.move_action(action.id, from_states=[action.state], to_state="sent",
+                                      at=now, attempt=True):
+            return action.state  # someone else moved it
+        result.sent += 1
+        try:
+            outcome = self._send(client, action, order)
+        except UpstreamRefused as exc:
+            bound.warning("marketplace_action_refused", status=exc.status, code=exc.code)
+            result.failed += 1
+            self.store.move_action(action.id, from_states=["sent"], to_state="failed",
+                                   at=self.clock(), error=exc.message or str(exc),
+                                   error_code=exc.code or str(exc.status))
+            return "failed"
+        except UpstreamUnavailable as exc:
+            bound.warning("marketplace_action_unavailable", status=exc.status,
+                          maybe_applied=exc.maybe_applied)
+            state = "sent" if exc.maybe_applied else "pending"
+            return self._later(action, state, str(exc), result, retry_after=exc.retry_after)
+        bound.info("marketplace_action_confirmed")
+        return self._confirm(action, order, outcome, result)
+
+    # ---------------------------------------------------------------- outcomes
+
+    def _later(
+        self, action: Action, state: str, error: str, result: DeliveryRound,
+        retry_after: float | None = None,
+    ) -> str:
+        result.retried += 1
+        delay = min(self.backoff_max, self.backoff_base * 2 ** max(0, action.attempts))
+        delay = max(retry_after or 0.0, delay * (0.5 + self.random() / 2))
+        now = self.clock()
+        self.store.move_action(action.id, from_states=["pending", "sent"], to_state=state, at=now,
+                               next_attempt_at=now + delay, error=error)
+        return state
+
+    def _confirm(
+        self, action: Action, order: Order, outcome: dict[str, Any] | None, result: DeliveryRound
+    ) -> str:
+        if not self.store.move_action(action.id, from_states=["pending", "sent"],
+                                      to_state="confirmed", at=self.clock(), result=outcome):
+            return "confirmed"
+        result.confirmed += 1
+        if action.kind == "refund" and outcome is not None:
+            # The marketplace has the request: it now waits for La Redoute's approval.
+            try:
+                current = self.service.get_order(order.id)
+                refund = next(r for r in current.refunds if r.refund_id == outcome["refund_id"])
+                if refund.status == RefundStatus.TO_REFUND:
+                    self.service.submit_refund(order.id, refund.refund_id)
+            except (DomainError, StopIteration) as exc:
+                log.warning("refund_submit_not_recorded", order_id=str(order.id), error=str(exc))
+        return "confirmed"
+
+    # ---------------------------------------------------------------- sending
+
+    def _send(self, client: MiraklClient, action: Action, order: Order) -> dict[str, Any] | None:
+        mid = order.marketplace_order_id
+        if action.kind == "accept":
+            client.accept(mid, {line.line_id: True for line in order.lines})
+            return None
+        if action.kind == "refuse":
+            client.accept(mid, {line.line_id: False for line in order.lines})
+            return None
+        if action.kind == "ship":
+            shipment = order.shipment
+            assert shipment is not None
+            code = self._carrier_code(client, shipment.carrier)
+            client.update_tracking(
+                mid,
+                tracking_number=shipment.tracking_number,
+                carrier_code=code,
+                carrier_name=None if code else shipment.carrier,
+                carrier_url=None if code else shipment.tracking_url,
+            )
+            client.ship(mid)
+            return None
+        if action.kind == "cancel":
+            before = self.service.repository.get(order.id, version=action.event_version - 1)
+            canceled = _canceled_lines(before, order)
+            if all(line.kept_quantity == 0 for line in order.lines):
+                client.cancel_order(mid)
+                return None
+            reason = self._reason_code(client, "CANCELATION", order.cancel_reason)
+            client.cancel_lines([
+                CancelLine(
+                    order_line_id=line_id,
+                    quantity=quantity,
+                    amount=(order.line(line_id).unit_price * quantity).quantize(Decimal("0.01")),
+                    shipping_amount=Decimal("0.00"),
+                    reason_code=reason,
+                )
+                for line_id, quantity in canceled.items()
+            ])
+            return None
+        if action.kind == "refund":
+            refund = order.refunds[-1]
+            reason = self._reason_code(client, "REFUND", refund.reason)
+            lines = [
+                RefundLine(
+                    order_line_id=line_id,
+                    amount=refund.line_amounts[line_id],
+                    shipping_amount=Decimal("0.00"),
+                    quantity=quantity,
+                    reason_code=reason,
+                )
+                for line_id, quantity in refund.lines.items()
+            ]
+            if refund.shipping_amount:
+                if lines:
+                    first = lines[0]
+                    lines[0] = RefundLine(first.order_line_id, first.amount,
+                                          refund.shipping_amount, first.quantity, reason)
+                else:
+                    lines.append(RefundLine(order.lines[0].line_id, Decimal("0.00"),
+                                            refund.shipping_amount, 0, reason))
+            created = client.refund(lines)
+            return {"refund_id": refund.refund_id,
+                    "marketplace_refund_ids": [str(r["id"]) for r in created if "id" in r]}
+        raise ValueError(f"unknown action kind {action.kind!r}")
+
+    def _superseded(self, action: Action, order: Order) -> bool:
+        refund_id = order.refunds[-1].refund_id
+        current = self.service.get_order(order.id)
+        return any(r.refund_id == refund_id and r.status == RefundStatus.SUPERSEDED
+                   for r in current.refunds)
+
+    # ---------------------------------------------------------------- read-back
+
+    def _applied(
+        self, action: Action, order: Order, raw: Mapping[str, Any] | None
+    ) -> dict[str, Any] | None:
+        """The action's outcome if the marketplace shows it applied already, else None."""
+        if raw is None:
+            return None
+        state = str(raw.get("order_state"))
+        if action.kind == "accept":
+            return {} if state in _ACCEPTED_STATES else None
+        if action.kind == "refuse":
+            return {} if state == "REFUSED" else None
+        if action.kind == "ship":
+            return {} if state in _SHIPPED_STATES else None
+        view = view_order(raw)
+        if action.kind == "cancel":
+            wanted = {line.line_id: line.canceled_quantity for line in order.lines}
+            shown = {line.line_id: line.canceled_quantity for line in view.lines}
+            done = all(shown.get(lid, 0) >= qty for lid, qty in wanted.items())
+            return {} if done or state == "CANCELED" else None
+        if action.kind == "refund":
+            refund = order.refunds[-1]
+            linked = {mid for ids in self.store.refund_links(order.id).values() for mid in ids}
+            unclaimed = [r for line in view.lines for r in line.refunds
+                         if r.id not in linked and line.line_id in refund.line_amounts]
+            if not refund.lines:
+                unclaimed = [r for line in view.lines for r in line.refunds if r.id not in linked]
+            if not unclaimed:
+                return None
+            return {"refund_id": refund.refund_id,
+                    "marketplace_refund_ids": [r.id for r in unclaimed]}
+        return None
+
+    # ---------------------------------------------------------------- reference data
+
+    def _reference(self, client: MiraklClient, channel_key: str) -> dict[str, list[dict[str, Any]]]:
+        cached = self._reasons.get(channel_key)
+        if cached is None:
+            reasons = client.reasons()
+            cached = {"REFUND": [], "CANCELATION": []}
+            for reason in reasons:
+                cached.setdefault(str(reason.get("type")), []).append(reason)
+            cached["_carriers"] = client.carriers()
+            self._reasons[channel_key] = cached
+        return cached
+
+    def _reason_code(self, client: MiraklClient, kind: str, text: str | None) -> str:
+        """The marketplace's reason code for ours: same code or label, else its first one."""
+        reasons = self._reference(client, str(id(client)))[kind]
+        wanted = (text or "").strip().casefold()
+        for reason in reasons:
+            if wanted in (str(reason.get("code")).casefold(), str(reason.get("label")).casefold()):
+                return str(reason["code"])
+        usable = [r for r in reasons if r.get("is_shop_right", True)] or reasons
+        if not usable:
+            raise UpstreamRefused(operation="RE01", status=200, code="NO_REASON",
+                                  message=f"the marketplace lists no {kind} reason")
+        return str(usable[0]["code"])
+
+    def _carrier_code(self, client: MiraklClient, carrier: str) -> str | None:
+        from app.domain.carriers import carrier_key
+
+        key = carrier_key(carrier)
+        for known in self._reference(client, str(id(client)))["_carriers"]:
+            if key in (carrier_key(str(known.get("code", ""))), carrier_key(str(known.get("label", "")))):
+                return str(known["code"])
+        return None
+
+
+def _canceled_lines(before: Order, after: Order) -> dict[str, int]:
+    return {
+        line.line_id: line.canceled_quantity - before.line(line.line_id).canceled_quantity
+        for line in after.lines
+        if line.canceled_quantity > before.line(line.line_id).canceled_quantity
+    }
+
+
+__all__ = ["ActionDelivery", "DeliveryRound"]

@@ -1,0 +1,312 @@
+"""SQL for the sync's own tables: cursors, marketplace states, import errors, actions.
+
+Times are epoch seconds (floats) from the service's clock.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+from uuid import UUID
+
+from app.adapters.db import PostgresDatabase, SQLiteDatabase
+from app.adapters.recorders import EVENTS_TABLE
+
+OPEN_ACTION_STATES = ("pending", "sent")
+ACTION_STATES = ("pending", "sent", "confirmed", "failed", "expired", "canceled")
+
+
+@dataclass(frozen=True)
+class Action:
+    id: int
+    order_id: UUID
+    event_version: int
+    position: int
+    kind: str
+    state: str
+    attempts: int
+    last_error: str | None
+    error_code: str | None
+    result: dict[str, Any] | None
+    created_at: float
+    updated_at: float
+    next_attempt_at: float
+
+
+@dataclass(frozen=True)
+class ImportFailure:
+    id: int
+    channel: str
+    marketplace_order_id: str
+    kind: str
+    field: str | None
+    reason: str
+    marketplace_state: str | None
+    occurrences: int
+    first_seen: float
+    last_seen: float
+    resolved_at: float | None
+
+
+_ACTION_COLUMNS = (
+    "id, order_id, event_version, position, kind, state, attempts, last_error, error_code,"
+    " result, created_at, updated_at, next_attempt_at"
+)
+_ERROR_COLUMNS = (
+    "id, channel, marketplace_order_id, kind, field, reason, marketplace_state, occurrences,"
+    " first_seen, last_seen, resolved_at"
+)
+
+
+class SyncStore:
+    def __init__(self, db: SQLiteDatabase | PostgresDatabase) -> None:
+        self.db = db
+        self.native_ids = db.dialect == "postgres"
+
+    def _id(self, order_id: UUID) -> Any:
+        return order_id if self.native_ids else str(order_id)
+
+    # ---------------------------------------------------------------- cursors
+
+    def cursor(self, channel: str) -> float | None:
+        rows = self.db.execute(
+            "SELECT last_update_date FROM sync_cursors WHERE channel = %s", (channel,)
+        )
+        return float(rows[0][0]) if rows and rows[0][0] is not None else None
+
+    def save_cursor(
+        self, channel: str, last_update_date: float | None, *, at: float, orders: int
+    ) -> None:
+        with self.db.transaction() as tx:
+            tx.execute(
+                "INSERT INTO sync_cursors (channel, last_update_date, last_run_at, last_run_orders,"
+                " last_error) VALUES (%s, %s, %s, %s, NULL) ON CONFLICT (channel) DO UPDATE SET"
+                " last_update_date = excluded.last_update_date, last_run_at = excluded.last_run_at,"
+                " last_run_orders = excluded.last_run_orders, last_error = NULL",
+                (channel, last_update_date, at, orders),
+            )
+
+    def record_run_error(self, channel: str, error: str, *, at: float) -> None:
+        with self.db.transaction() as tx:
+            tx.execute(
+                "INSERT INTO sync_cursors (channel, last_run_at, last_error) VALUES (%s, %s, %s)"
+                " ON CONFLICT (channel) DO UPDATE SET last_run_at = excluded.last_run_at,"
+                " last_error = excluded.last_error",
+                (channel, at, error),
+            )
+
+    def cursors(self) -> list[dict[str, Any]]:
+        rows = self.db.execute(
+            "SELECT channel, last_update_date, last_run_at, last_run_orders, last_error"
+            " FROM sync_cursors ORDER BY channel"
+        )
+        return [
+            {"channel": c, "last_update_date": u, "last_run_at": r, "last_run_orders": n,
+             "last_error": e}
+            for c, u, r, n, e in rows
+        ]
+
+    # ---------------------------------------------------------------- marketplace states
+
+    def existing_orders(self, order_ids: Sequence[UUID]) -> set[UUID]:
+        """Which of these orders are in the event store already (one query)."""
+        if not order_ids:
+            return set()
+        marks = ", ".join(["%s"] * len(order_ids))
+        rows = self.db.execute(
+            f"SELECT originator_id FROM {EVENTS_TABLE} WHERE originator_version = 1"
+            f" AND originator_id IN ({marks})",
+            tuple(self._id(oid) for oid in order_ids),
+        )
+        return {r[0] if isinstance(r[0], UUID) else UUID(r[0]) for r in rows}
+
+    def seen(self, channel: str, order_ids: Sequence[str]) -> dict[str, tuple[str, float]]:
+        """The state and last update date recorded for each of these orders."""
+        if not order_ids:
+            return {}
+        marks = ", ".join(["%s"] * len(order_ids))
+        rows = self.db.execute(
+            "SELECT marketplace_order_id, state, last_updated FROM marketplace_orders"
+            f" WHERE channel = %s AND marketplace_order_id IN ({marks})",
+            (channel, *order_ids),
+        )
+        return {oid: (state, float(updated)) for oid, state, updated in rows}
+
+    def mark_seen(self, channel: str, rows: Sequence[tuple[str, str, float]], *, at: float) -> None:
+        if not rows:
+            return
+        with self.db.transaction() as tx:
+            tx.executemany(
+                "INSERT INTO marketplace_orders (channel, marketplace_order_id, state,"
+                " last_updated, seen_at) VALUES (%s, %s, %s, %s, %s)"
+                " ON CONFLICT (channel, marketplace_order_id) DO UPDATE SET"
+                " state = excluded.state, last_updated = excluded.last_updated,"
+                " seen_at = excluded.seen_at",
+                [(channel, oid, state, updated, at) for oid, state, updated in rows],
+            )
+
+    def marketplace_state(self, channel: str, order_id: str) -> tuple[str, float, float] | None:
+        rows = self.db.execute(
+            "SELECT state, last_updated, seen_at FROM marketplace_orders"
+            " WHERE channel = %s AND marketplace_order_id = %s",
+            (channel, order_id),
+        )
+        return (rows[0][0], float(rows[0][1]), float(rows[0][2])) if rows else None
+
+    # ---------------------------------------------------------------- import errors
+
+    def record_error(
+        self,
+        channel: str,
+        order_id: str,
+        *,
+        kind: str,
+        reason: str,
+        field: str | None,
+        state: str | None,
+        at: float,
+    ) -> None:
+        with self.db.transaction() as tx:
+            tx.execute(
+                "INSERT INTO import_errors (channel, marketplace_order_id, kind, field, reason,"
+                " marketplace_state, first_seen, last_seen) VALUES (%s, %s, %s, %s, %s, %s, %s, %s)"
+                " ON CONFLICT (channel, marketplace_order_id, kind) DO UPDATE SET"
+                " field = excluded.field, reason = excluded.reason,"
+                " marketplace_state = excluded.marketplace_state,"
+                " occurrences = import_errors.occurrences + 1, last_seen = excluded.last_seen,"
+                " resolved_at = NULL",
+                (channel, order_id, kind, field, reason, state, at, at),
+            )
+
+    def resolve_errors(self, channel: str, order_ids: Sequence[str], *, at: float) -> None:
+        if not order_ids:
+            return
+        marks = ", ".join(["%s"] * len(order_ids))
+        with self.db.transaction() as tx:
+            tx.execute(
+                f"UPDATE import_errors SET resolved_at = %s WHERE channel = %s"
+                f" AND marketplace_order_id IN ({marks}) AND resolved_at IS NULL",
+                (at, channel, *order_ids),
+            )
+
+    def errors(
+        self,
+        *,
+        channel: str | None = None,
+        kind: str | None = None,
+        include_resolved: bool = False,
+        after_id: int = 0,
+        limit: int = 50,
+    ) -> list[ImportFailure]:
+        where = ["id > %s"]
+        params: list[Any] = [after_id]
+        if channel:
+            where.append("channel = %s")
+            params.append(channel)
+        if kind:
+            where.append("kind = %s")
+            params.append(kind)
+        if not include_resolved:
+            where.append("resolved_at IS NULL")
+        rows = self.db.execute(
+            f"SELECT {_ERROR_COLUMNS} FROM import_errors WHERE {' AND '.join(where)}"
+            " ORDER BY id LIMIT %s",
+            (*params, limit),
+        )
+        return [ImportFailure(*row) for row in rows]
+
+    # ---------------------------------------------------------------- actions
+
+    def _action(self, row: tuple[Any, ...]) -> Action:
+        values = list(row)
+        values[1] = values[1] if isinstance(values[1], UUID) else UUID(values[1])
+        values[9] = json.loads(values[9]) if values[9] else None
+        return Action(*values)
+
+    def due_actions(self, now: float, limit: int = 100) -> list[Action]:
+        """Open actions whose turn has come, the oldest first, one per order at a time."""
+        rows = self.db.execute(
+            f"SELECT {_ACTION_COLUMNS} FROM marketplace_actions a"
+            " WHERE state IN ('pending', 'sent') AND next_attempt_at <= %s"
+            " AND NOT EXISTS (SELECT 1 FROM marketplace_actions b WHERE b.order_id = a.order_id"
+            " AND b.id < a.id AND b.state IN ('pending', 'sent'))"
+            " ORDER BY id LIMIT %s",
+            (now, limit),
+        )
+        return [self._action(row) for row in rows]
+
+    def actions_of(self, order_id: UUID) -> list[Action]:
+        rows = self.db.execute(
+            f"SELECT {_ACTION_COLUMNS} FROM marketplace_actions WHERE order_id = %s ORDER BY id",
+            (self._id(order_id),),
+        )
+        return [self._action(row) for row in rows]
+
+    def action(self, action_id: int) -> Action | None:
+        rows = self.db.execute(
+            f"SELECT {_ACTION_COLUMNS} FROM marketplace_actions WHERE id = %s", (action_id,)
+        )
+        return self._action(rows[0]) if rows else None
+
+    def move_action(
+        self,
+        action_id: int,
+        *,
+        from_states: Sequence[str],
+        to_state: str,
+        at: float,
+        next_attempt_at: float | None = None,
+        attempt: bool = False,
+        error: str | None = None,
+        error_code: str | None = None,
+        result: dict[str, Any] | None = None,
+        reset_attempts: bool = False,
+    ) -> bool:
+        """Move an action if it is still in one of `from_states`; False when it was not."""
+        sets = ["state = %s", "updated_at = %s", "last_error = %s", "error_code = %s"]
+        params: list[Any] = [to_state, at, error, error_code]
+        if next_attempt_at is not None:
+            sets.append("next_attempt_at = %s")
+            params.append(next_attempt_at)
+        if attempt:
+            sets.append("attempts = attempts + 1")
+        if reset_attempts:
+            sets.append("attempts = 0")
+        if result is not None:
+            sets.append("result = %s")
+            params.append(json.dumps(result))
+        marks = ", ".join(["%s"] * len(from_states))
+        with self.db.transaction() as tx:
+            tx.execute(
+                f"UPDATE marketplace_actions SET {', '.join(sets)}"
+                f" WHERE id = %s AND state IN ({marks})",
+                (*params, action_id, *from_states),
+            )
+            return tx.rowcount == 1
+
+    def expire_actions(self, before: float, *, at: float) -> int:
+        with self.db.transaction() as tx:
+            tx.execute(
+                "UPDATE marketplace_actions SET state = 'expired', updated_at = %s,"
+                " last_error = 'not confirmed by the marketplace within the expiry delay'"
+                " WHERE state IN ('pending', 'sent') AND created_at < %s",
+                (at, before),
+            )
+            return tx.rowcount
+
+    def refund_links(self, order_id: UUID) -> dict[str, list[str]]:
+        """Our refund id -> the marketplace refund ids its delivery created."""
+        links: dict[str, list[str]] = {}
+        for action in self.actions_of(order_id):
+            if action.kind == "refund" and action.state == "confirmed" and action.result:
+                links[action.result["refund_id"]] = list(action.result["marketplace_refund_ids"])
+        return links
+
+    def counts(self) -> dict[str, int]:
+        rows = self.db.execute("SELECT state, COUNT(*) FROM marketplace_actions GROUP BY state")
+        return {state: int(n) for state, n in rows}
+
+
+__all__ = ["ACTION_STATES", "Action", "ImportFailure", "OPEN_ACTION_STATES", "SyncStore"]

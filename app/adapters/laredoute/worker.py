@@ -1,0 +1,89 @@
+"""The sync's periodic jobs for the configured channels, ready to run in any process.
+
+One import job per channel (`import:<channel>`) and one delivery job (`deliver`); each runs
+under its lease, so with several processes on one PostgreSQL store each job still runs in
+one place at a time.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import httpx
+
+from app.adapters.db import PostgresDatabase, SQLiteDatabase
+from app.adapters.jobs import JobLeases, JobScheduler, PeriodicJob
+from app.adapters.laredoute.actions import ActionDelivery
+from app.adapters.laredoute.client import MiraklClient
+from app.adapters.laredoute.sync import OrderImporter
+from app.adapters.laredoute.sync_store import SyncStore
+from app.application import OrderService
+from app.config import Settings
+
+
+@dataclass
+class Sync:
+    scheduler: JobScheduler
+    importers: dict[str, OrderImporter]
+    delivery: ActionDelivery
+    clients: dict[str, MiraklClient]
+    store: SyncStore
+
+    def start(self) -> None:
+        self.scheduler.start()
+
+    def stop(self) -> None:
+        self.scheduler.stop()
+        for client in self.clients.values():
+            client.close()
+
+    def wake_delivery(self) -> None:
+        self.scheduler.jobs["deliver"].wake()
+
+    def import_now(self, channel: str) -> None:
+        self.scheduler.jobs[f"import:{channel}"].wake()
+
+
+def build_sync(
+    settings: Settings,
+    db: SQLiteDatabase | PostgresDatabase,
+    service: OrderService,
+    *,
+    clock: Callable[[], float] = time.time,
+) -> Sync | None:
+    """The sync for the channels `settings` configures; None when there is none."""
+    channels = settings.channels()
+    if not channels:
+        return None
+    store = SyncStore(db)
+    timeout = httpx.Timeout(settings.marketplace_timeout, connect=min(3.0, settings.marketplace_timeout))
+    clients = {
+        ch.name: MiraklClient(ch.base_url, ch.api_key, ch.shop_id, timeout=timeout)
+        for ch in channels
+    }
+    importers = {
+        ch.name: OrderImporter(
+            service, store, clients[ch.name], ch.name,
+            auto_accept=ch.auto_accept,
+            overlap=settings.import_overlap,
+            page_size=settings.import_page_size,
+            clock=clock,
+        )
+        for ch in channels
+    }
+    delivery = ActionDelivery(
+        service, store, clients, clock=clock,
+        expiry_seconds=settings.action_expiry_hours * 3600,
+    )
+    jobs = [
+        PeriodicJob(f"import:{name}", settings.import_interval, importer.run)
+        for name, importer in importers.items()
+    ]
+    jobs.append(PeriodicJob("deliver", settings.action_interval, delivery.run))
+    scheduler = JobScheduler(JobLeases(db, clock=clock), jobs)
+    return Sync(scheduler, importers, delivery, clients, store)
+
+
+__all__ = ["Sync", "build_sync"]
