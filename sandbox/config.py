@@ -1,0 +1,60 @@
+"""What a sandbox run is made of: its shops, its seed and how fast the marketplace moves."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, fields
+from datetime import datetime
+
+
+@dataclass(frozen=True)
+class ShopConfig:
+    """One Mirakl shop hosted by the sandbox; its API key sees only its own orders."""
+
+    shop_id: int
+    api_key: str
+    channel_code: str
+    channel_label: str
+    order_prefix: str  # order ids look like "<prefix>-<8 digits>-A"
+
+
+DEFAULT_SHOPS: tuple[ShopConfig, ...] = (
+    ShopConfig(2001, "sandbox-laredoute-key", "LAREDOUTE", "La Redoute", "LR"),
+    ShopConfig(2002, "sandbox-labrandboutique-key", "LABRANDBOUTIQUE", "La Brand Boutique", "LBB"),
+)
+
+HOUR = 3600.0
+
+
+@dataclass
+class Timings:
+    """The marketplace's own delays, in sandbox seconds; None means "only when told to".
+
+    Kept apart from the rest of the config because the control API changes them at run time.
+    """
+
+    payment_delay: float | None = 30.0
+    payment_refusal_rate: float = 0.0
+    receive_delay: float | None = 2 * HOUR
+    close_delay: float | None = 24 * HOUR
+    refund_delay: float | None = 10 * 60.0
+    demo_orders_per_minute: float = 0.0
+
+    def as_dict(self) -> dict[str, float | None]:
+        return {f.name: getattr(self, f.name) for f in fields(self)}
+
+
+@dataclass
+class SandboxConfig:
+    """Everything create_sandbox_app needs; the defaults give a usable marketplace on their own.
+
+    seed makes generated orders (ids, customers, products) and payment refusals reproducible.
+    start_time, when given, sets the sandbox clock's "now" at start (the clock then runs on).
+    """
+
+    shops: tuple[ShopConfig, ...] = DEFAULT_SHOPS
+    seed: int | None = None
+    timings: Timings = field(default_factory=Timings)
+    acceptance_deadline: float = 72 * HOUR
+    shipping_leadtime_days: int = 2
+    start_time: datetime | None = None
+    tick_interval: float = 0.5  # seconds between two runs of the background ticker

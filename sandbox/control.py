@@ -1,0 +1,232 @@
+"""The control API, under /control: tests and demos play the marketplace's part through it.
+
+No auth, JSON in and out. Errors use the same body as the Mirakl API ({"status", "message",
+"code"}) so one client helper reads both.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+import orjson
+from fastapi import APIRouter, Depends, Request, Response
+from pydantic import BaseModel, ConfigDict, Field
+
+from sandbox.clock import format_date
+from sandbox.faults import FaultBook, FaultKind
+from sandbox.marketplace import Marketplace, MiraklError
+
+router = APIRouter(prefix="/control", tags=["Sandbox control"])
+
+
+def get_marketplace(request: Request) -> Marketplace:
+    return request.app.state.marketplace
+
+
+def get_faults(request: Request) -> FaultBook:
+    return request.app.state.faults
+
+
+MarketplaceDep = Annotated[Marketplace, Depends(get_marketplace)]
+FaultsDep = Annotated[FaultBook, Depends(get_faults)]
+
+
+def _json(body: object) -> Response:
+    return Response(orjson.dumps(body), media_type="application/json")
+
+
+class StrictModel(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class OrdersCreate(StrictModel):
+    count: Annotated[int, Field(ge=1, le=1000)] = 1
+    shop_id: int | None = Field(None, description="Default: spread over the shops")
+    lines: Annotated[int, Field(ge=1, le=5)] | None = Field(None, description="Default: 1 to 5")
+    delivery: Literal["home", "relay"] | None = None
+    corrupt: Literal["no_lines", "bad_price", "unknown_state"] | None = Field(
+        None, description="Make orders a client cannot parse, or in a state it does not know")
+
+
+class OrdersCreated(BaseModel):
+    orders: list[str]
+
+
+@router.post("/orders", response_model=OrdersCreated, summary="Generate new orders")
+def create_orders(body: OrdersCreate, marketplace: MarketplaceDep) -> dict[str, Any]:
+    """New WAITING_ACCEPTANCE orders with French customers and products; returns their ids."""
+    ids = marketplace.create_orders(body.count, shop_id=body.shop_id, lines=body.lines,
+                                    delivery=body.delivery, corrupt=body.corrupt)
+    return {"orders": ids}
+
+
+@router.get("/orders/{order_id}", summary="Read a raw order")
+def get_order(order_id: str, marketplace: MarketplaceDep) -> Response:
+    """The order exactly as OR11 would serve it, whatever its shop."""
+    return _json(marketplace.raw_order(order_id))
+
+
+class PaymentOutcome(StrictModel):
+    outcome: Literal["validate", "refuse"]
+
+
+@router.post("/orders/{order_id}/payment", summary="Validate or refuse the customer's payment")
+def settle_payment(order_id: str, body: PaymentOutcome, marketplace: MarketplaceDep) -> Response:
+    """WAITING_DEBIT_PAYMENT -> SHIPPING (validate) or CANCELED / PAYMENT_REFUSED (refuse)."""
+    return _json(marketplace.settle_payment(order_id, body.outcome == "validate"))
+
+
+@router.post("/orders/{order_id}/receive", summary="Mark a shipped order received")
+def receive(order_id: str, marketplace: MarketplaceDep) -> Response:
+    """SHIPPED -> RECEIVED, as when the customer confirms delivery."""
+    return _json(marketplace.receive(order_id))
+
+
+@router.post("/orders/{order_id}/close", summary="Pay the seller: close the order")
+def close(order_id: str, marketplace: MarketplaceDep) -> Response:
+    """SHIPPED or RECEIVED -> CLOSED, the payout to the seller."""
+    return _json(marketplace.close(order_id))
+
+
+class ForcedState(StrictModel):
+    state: Annotated[str, Field(min_length=1, max_length=100)]
+
+
+@router.post("/orders/{order_id}/state", summary="Force a raw order state")
+def force_state(order_id: str, body: ForcedState, marketplace: MarketplaceDep) -> Response:
+    """Any string, lines untouched: for tests of states the client does not know."""
+    return _json(marketplace.force_state(order_id, body.state))
+
+
+class RefundAction(StrictModel):
+    action: Literal["advance", "refuse"]
+    reason: Literal[
+        "EXPIRED_CARD", "STOLEN_CARD", "CARD_OPPOSITION", "AMOUNT_ABOVE_ORDER_AMOUNT", "FRAUD"
+    ] | None = Field(None, description="Refusal reason; default AMOUNT_ABOVE_ORDER_AMOUNT")
+
+
+@router.post("/refunds/{refund_id}", summary="Advance or refuse a refund")
+def refund_action(refund_id: str, body: RefundAction, marketplace: MarketplaceDep) -> Response:
+    """advance: WAITING_REFUND -> WAITING_REFUND_PAYMENT -> REFUNDED; refuse: REFUSED + reason."""
+    return _json(marketplace.refund_action(refund_id, body.action, body.reason))
+
+
+class ClockNow(BaseModel):
+    now: str
+
+
+class ClockMove(StrictModel):
+    advance_seconds: Annotated[float, Field(ge=0)]
+
+
+@router.get("/clock", response_model=ClockNow, summary="Read the sandbox clock")
+def get_clock(marketplace: MarketplaceDep) -> dict[str, str]:
+    return {"now": format_date(marketplace.now())}
+
+
+@router.post("/clock", response_model=ClockNow, summary="Move the sandbox clock forward")
+def move_clock(body: ClockMove, marketplace: MarketplaceDep) -> dict[str, str]:
+    """Everything that falls due in the skipped time happens before this answers."""
+    return {"now": format_date(marketplace.advance_clock(body.advance_seconds))}
+
+
+Delay = Annotated[float, Field(ge=0)] | None
+
+
+class Settings(BaseModel):
+    """Marketplace delays in sandbox seconds; null means "only through the control API"."""
+
+    payment_delay: Delay
+    payment_refusal_rate: Annotated[float, Field(ge=0, le=1)]
+    receive_delay: Delay
+    close_delay: Delay
+    refund_delay: Delay
+    demo_orders_per_minute: Annotated[float, Field(ge=0)]
+
+
+class SettingsUpdate(StrictModel):
+    payment_delay: Delay = None
+    payment_refusal_rate: Annotated[float, Field(ge=0, le=1)] | None = None
+    receive_delay: Delay = None
+    close_delay: Delay = None
+    refund_delay: Delay = None
+    demo_orders_per_minute: Annotated[float, Field(ge=0)] | None = None
+
+
+@router.get("/settings", response_model=Settings, summary="Read the marketplace delays")
+def get_settings(marketplace: MarketplaceDep) -> dict[str, Any]:
+    return marketplace.settings()
+
+
+@router.put("/settings", response_model=Settings, summary="Change some marketplace delays")
+def put_settings(body: SettingsUpdate, marketplace: MarketplaceDep) -> dict[str, Any]:
+    """Only the fields given change; a delay set to null stops that step until told."""
+    changes = {name: getattr(body, name) for name in body.model_fields_set}
+    for name in ("payment_refusal_rate", "demo_orders_per_minute"):
+        if name in changes and changes[name] is None:
+            raise MiraklError(400, f"{name} cannot be null", "VALIDATION_ERROR")
+    return marketplace.update_settings(changes)
+
+
+class FaultSpec(StrictModel):
+    kind: FaultKind
+    times: Annotated[int, Field(ge=1)] = 1
+    method: Literal["GET", "PUT"] | None = None
+    path_contains: str | None = None
+    retry_after: Annotated[int, Field(ge=0)] = 1
+    delay: Annotated[float, Field(ge=0)] = 0.0
+
+
+class FaultOut(BaseModel):
+    id: int
+    kind: str
+    times: int
+    method: str | None
+    path_contains: str | None
+    retry_after: int
+    delay: float
+
+
+class FaultList(BaseModel):
+    faults: list[FaultOut]
+
+
+@router.post("/faults", response_model=FaultOut, summary="Arm a fault")
+def arm_fault(body: FaultSpec, faults: FaultsDep) -> dict[str, Any]:
+    """The next `times` marketplace API calls that match get the fault (see the README)."""
+    return faults.arm(**body.model_dump()).as_dict()
+
+
+@router.get("/faults", response_model=FaultList, summary="List armed faults")
+def list_faults(faults: FaultsDep) -> dict[str, Any]:
+    return {"faults": [f.as_dict() for f in faults.list()]}
+
+
+@router.delete("/faults", response_model=FaultList, summary="Disarm every fault")
+def clear_faults(faults: FaultsDep) -> dict[str, Any]:
+    faults.clear()
+    return {"faults": []}
+
+
+class Call(BaseModel):
+    id: int
+    time: str
+    method: str
+    path: str
+    operation: str | None
+    order_id: str | None
+    order_ids: list[str]
+    status: int | None = Field(description="null when the connection was dropped unanswered")
+    fault: str | None
+
+
+class CallList(BaseModel):
+    calls: list[Call]
+
+
+@router.get("/calls", response_model=CallList, summary="Log of marketplace API calls")
+def list_calls(
+    marketplace: MarketplaceDep, order_id: str | None = None, operation: str | None = None
+) -> dict[str, Any]:
+    """Every /api call received, oldest first, to prove an action was (not) sent twice."""
+    return {"calls": marketplace.calls(order_id=order_id, operation=operation)}

@@ -1,0 +1,786 @@
+"""The marketplace's state and rules: every order of every shop, behind one lock.
+
+Seller operations (OR21, OR23...) check Mirakl's rules and raise MiraklError with the status and
+code the real API gives; the control operations let tests play the marketplace's part (payment,
+delivery, payout, refund processing) by hand. Time-driven progression runs lazily at the start
+of every operation and from the background ticker, so a clock move is seen by the next request.
+"""
+
+from __future__ import annotations
+
+import copy
+import itertools
+import random
+import threading
+from collections.abc import Iterable
+from dataclasses import dataclass, field, replace
+from datetime import datetime, timedelta
+from decimal import Decimal
+from typing import Any
+from urllib.parse import quote
+
+import structlog
+
+from sandbox.catalog import (
+    CANCELATION,
+    CARRIERS_BY_CODE,
+    ORDER_CANCEL_REASONS,
+    REFUND,
+    REFUND_REFUSAL_REASONS,
+    WHOLE_ORDER_CANCEL_REASON,
+    reason_codes,
+)
+from sandbox.clock import SandboxClock, format_date
+from sandbox.config import SandboxConfig, ShopConfig, Timings
+from sandbox.generator import Delivery, OrderGenerator
+from sandbox.orders import (
+    CANCELED,
+    CLOSED,
+    PENDING_REFUND_STATES,
+    RECEIVED,
+    REFUNDABLE_LINE_STATES,
+    REFUNDED,
+    REFUSED,
+    REFUND_REFUSED,
+    SHIPPED,
+    SHIPPING,
+    WAITING_ACCEPTANCE,
+    WAITING_DEBIT_PAYMENT,
+    WAITING_REFUND,
+    WAITING_REFUND_PAYMENT,
+    RawOrder,
+    canceled_quantity,
+    dec,
+    money,
+    refresh,
+    refundable_left,
+    refunded_quantity,
+)
+
+log = structlog.get_logger("sandbox")
+
+UNKNOWN_STATE = "WAITING_SCORING"  # a state our service has never heard of, for robustness tests
+TIMED_STATES = frozenset({WAITING_ACCEPTANCE, WAITING_DEBIT_PAYMENT, SHIPPED, RECEIVED})
+
+
+class MiraklError(Exception):
+    """A refusal as Mirakl words it: HTTP status, human message and, for business rules, a code."""
+
+    def __init__(self, status: int, message: str, code: str | None = None) -> None:
+        super().__init__(message)
+        self.status = status
+        self.message = message
+        self.code = code
+
+    def body(self) -> dict[str, Any]:
+        body: dict[str, Any] = {"status": self.status, "message": self.message}
+        if self.code:
+            body["code"] = self.code
+        return body
+
+
+def _invalid_state(raw: RawOrder, action: str) -> MiraklError:
+    return MiraklError(
+        400,
+        f"Order {raw['order_id']} is in state {raw['order_state']}: cannot {action}",
+        "ORDER_INVALID_STATE",
+    )
+
+
+@dataclass
+class StoredOrder:
+    """A raw order plus what the marketplace needs to move it on time."""
+
+    shop_id: int
+    raw: RawOrder
+    created: datetime
+    updated: datetime
+    state_since: datetime  # when the current order_state was entered (or was due)
+    corrupt: bool = False
+    refund_since: dict[str, datetime] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class OrderQuery:
+    """OR11's filters and page; None means "no filter"."""
+
+    order_ids: frozenset[str] | None = None
+    states: frozenset[str] | None = None
+    channels: frozenset[str] | None = None
+    start_date: datetime | None = None
+    end_date: datetime | None = None
+    start_update_date: datetime | None = None
+    end_update_date: datetime | None = None
+    max: int = 10
+    offset: int = 0
+    descending: bool = False
+
+
+@dataclass(frozen=True)
+class RefundRequest:
+    order_line_id: str
+    amount: Decimal
+    shipping_amount: Decimal
+    reason_code: str
+    quantity: int | None = None
+
+
+@dataclass(frozen=True)
+class CancelRequest:
+    order_line_id: str
+    quantity: int
+    amount: Decimal
+    shipping_amount: Decimal
+    reason_code: str
+
+
+class Marketplace:
+    """All sandbox state. Public methods take the lock; private ones expect it held."""
+
+    def __init__(self, config: SandboxConfig, clock: SandboxClock | None = None) -> None:
+        self.config = config
+        self.clock = clock or SandboxClock(config.start_time)
+        self.timings: Timings = replace(config.timings)
+        self.shops = {shop.shop_id: shop for shop in config.shops}
+        self._shops_by_key = {shop.api_key: shop for shop in config.shops}
+        self._lock = threading.RLock()
+        self._orders: dict[str, StoredOrder] = {}
+        self._line_owner: dict[str, str] = {}
+        self._live: set[str] = set()
+        self._generator = OrderGenerator(config.seed, config.shipping_leadtime_days)
+        self._rng = random.Random(config.seed)
+        self._ids = itertools.count(1)
+        self._calls: list[dict[str, Any]] = []
+        self._demo_due = 0.0
+
+    # ------------------------------------------------------------------ auth
+
+    def shop_for_key(self, api_key: str | None) -> ShopConfig | None:
+        return self._shops_by_key.get(api_key or "")
+
+    # ------------------------------------------------------------------ seller API
+
+    def list_orders(
+        self, shop: ShopConfig, query: OrderQuery, duplicate_pages: bool = False
+    ) -> tuple[list[RawOrder], int]:
+        """OR11: the page of the shop's matching orders, by created date then order id."""
+        with self._lock:
+            self._progress()
+            found = [s for s in self._orders.values()
+                     if s.shop_id == shop.shop_id and self._matches(s, query)]
+            found.sort(key=lambda s: (s.created, s.raw["order_id"]), reverse=query.descending)
+            start = query.offset - 1 if duplicate_pages and query.offset > 0 else query.offset
+            page = found[start:start + query.max]
+            return [copy.deepcopy(s.raw) for s in page], len(found)
+
+    @staticmethod
+    def _matches(stored: StoredOrder, q: OrderQuery) -> bool:
+        raw = stored.raw
+        return not (
+            (q.order_ids is not None and raw["order_id"] not in q.order_ids)
+            or (q.states is not None and raw["order_state"] not in q.states)
+            or (q.channels is not None and raw["channel"]["code"] not in q.channels)
+            or (q.start_date is not None and stored.created < q.start_date)
+            or (q.end_date is not None and stored.created > q.end_date)
+            or (q.start_update_date is not None and stored.updated < q.start_update_date)
+            or (q.end_update_date is not None and stored.updated > q.end_update_date)
+        )
+
+    def accept(self, shop: ShopConfig, order_id: str, decisions: list[tuple[str, bool]]) -> None:
+        """OR21: every line accepted or refused at once; all refused means the order is REFUSED."""
+        with self._lock:
+            now = self._progress()
+            stored = self._shop_order(shop, order_id)
+            raw = stored.raw
+            if raw["order_state"] != WAITING_ACCEPTANCE:
+                raise _invalid_state(raw, "accept or refuse its lines")
+            seen: set[str] = set()
+            for line_id, _ in decisions:
+                if line_id in seen:
+                    raise MiraklError(400, f"Order line {line_id} is given twice",
+                                      "ORDER_LINE_DUPLICATE_ID")
+                seen.add(line_id)
+            known = {line["order_line_id"] for line in raw["order_lines"]}
+            for line_id in seen - known:
+                raise MiraklError(400, f"Order line {line_id} does not belong to order {order_id}",
+                                  "ORDER_LINE_NOT_FOUND")
+            missing = sorted(known - seen)
+            if missing:
+                raise MiraklError(400, f"No acceptance decision for order lines {', '.join(missing)}",
+                                  "ORDER_LINE_ACCEPTANCE_DECISION_MISSING")
+            accepted = dict(decisions)
+            for line in raw["order_lines"]:
+                line["order_line_state"] = (
+                    WAITING_DEBIT_PAYMENT if accepted[line["order_line_id"]] else REFUSED
+                )
+            raw["acceptance_decision_date"] = format_date(now)
+            state = WAITING_DEBIT_PAYMENT if any(accepted.values()) else REFUSED
+            self._set_state(stored, state, now, now)
+            log.info("sandbox_order_accepted" if state != REFUSED else "sandbox_order_refused",
+                     order_id=order_id, accepted=sum(accepted.values()), lines=len(accepted))
+
+    def update_tracking(
+        self,
+        shop: ShopConfig,
+        order_id: str,
+        *,
+        carrier_code: str | None,
+        carrier_name: str | None,
+        carrier_url: str | None,
+        tracking_number: str | None,
+    ) -> None:
+        """OR23: a registered carrier by code (its URL template applies) or any carrier by name."""
+        with self._lock:
+            now = self._progress()
+            stored = self._shop_order(shop, order_id)
+            raw = stored.raw
+            if raw["order_state"] not in (SHIPPING, SHIPPED):
+                raise _invalid_state(raw, "update its tracking")
+            if carrier_code:
+                if carrier_code not in CARRIERS_BY_CODE:
+                    raise MiraklError(400, f"Unknown carrier code {carrier_code}",
+                                      "CARRIER_NOT_FOUND")
+                label, template = CARRIERS_BY_CODE[carrier_code]
+                raw["shipping_carrier_code"] = carrier_code
+                raw["shipping_company"] = label
+                url = (template.replace("{trackingId}", quote(tracking_number, safe=""))
+                       if tracking_number else None)
+            elif carrier_name:
+                raw.pop("shipping_carrier_code", None)
+                raw["shipping_company"] = carrier_name
+                url = carrier_url
+            else:
+                raise MiraklError(400, "carrier_code or carrier_name is required",
+                                  "VALIDATION_ERROR")
+            for key, value in (("shipping_tracking", tracking_number),
+                               ("shipping_tracking_url", url)):
+                if value:
+                    raw[key] = value
+                else:
+                    raw.pop(key, None)
+            self._touch(stored, now)
+            log.info("sandbox_tracking_updated", order_id=order_id,
+                     carrier=raw["shipping_company"])
+
+    def ship(self, shop: ShopConfig, order_id: str) -> None:
+        """OR24: SHIPPING -> SHIPPED, for the order and each line still to ship."""
+        with self._lock:
+            now = self._progress()
+            stored = self._shop_order(shop, order_id)
+            raw = stored.raw
+            if raw["order_state"] != SHIPPING:
+                raise _invalid_state(raw, "ship it")
+            for line in raw["order_lines"]:
+                if line["order_line_state"] == SHIPPING:
+                    line["order_line_state"] = SHIPPED
+                    line["shipped_date"] = format_date(now)
+            self._set_state(stored, SHIPPED, now, now)
+            log.info("sandbox_order_shipped", order_id=order_id)
+
+    def refund(self, shop: ShopConfig, requests: list[RefundRequest]) -> dict[str, Any]:
+        """OR28: all refunds or none; never more than what is left to refund on a line."""
+        with self._lock:
+            now = self._progress()
+            allowed = reason_codes(REFUND)
+            asked: dict[str, tuple[Decimal, Decimal, int]] = {}
+            targets = []
+            for req in requests:
+                if req.reason_code not in allowed:
+                    raise MiraklError(400, f"{req.reason_code} is not a refund reason",
+                                      "REASON_CODE_INVALID")
+                stored, line = self._shop_line(shop, req.order_line_id)
+                if line["order_line_state"] not in REFUNDABLE_LINE_STATES:
+                    raise MiraklError(
+                        400, f"Order line {req.order_line_id} is {line['order_line_state']}: "
+                        "only shipped, received or closed lines can be refunded",
+                        "ORDER_INVALID_STATE")
+                if req.amount + req.shipping_amount <= 0:
+                    raise MiraklError(400, "A refund must be of a positive amount",
+                                      "VALIDATION_ERROR")
+                amount, shipping, quantity = asked.get(
+                    req.order_line_id, (Decimal(0), Decimal(0), 0))
+                amount, shipping, quantity = (amount + req.amount, shipping + req.shipping_amount,
+                                              quantity + (req.quantity or 0))
+                asked[req.order_line_id] = (amount, shipping, quantity)
+                price_left, shipping_left = refundable_left(line)
+                if amount > price_left or shipping > shipping_left:
+                    raise MiraklError(
+                        400, f"Refund above what is left to refund on order line "
+                        f"{req.order_line_id}: {money(price_left)} EUR of price and "
+                        f"{money(shipping_left)} EUR of shipping", "REFUND_AMOUNT_TOO_HIGH")
+                quantity_left = (line["quantity"] - canceled_quantity(line)
+                                 - refunded_quantity(line))
+                if quantity > quantity_left:
+                    raise MiraklError(400, f"Refund of more items than left on order line "
+                                      f"{req.order_line_id} ({quantity_left})",
+                                      "REFUND_QUANTITY_TOO_HIGH")
+                targets.append((stored, line, req))
+            order_refund_ids: dict[str, str] = {}
+            answered = []
+            for stored, line, req in targets:
+                order_id = stored.raw["order_id"]
+                if order_id not in order_refund_ids:
+                    order_refund_ids[order_id] = f"ORF-{next(self._ids):06d}"
+                refund_id = f"RF-{next(self._ids):06d}"
+                commission = req.amount * Decimal("0.15")
+                commission_tax = commission * Decimal("0.20")
+                line["refunds"].append({
+                    "id": refund_id,
+                    "order_refund_id": order_refund_ids[order_id],
+                    "amount": money(req.amount),
+                    "shipping_amount": money(req.shipping_amount),
+                    "quantity": req.quantity or 0,
+                    "reason_code": req.reason_code,
+                    "refund_state": WAITING_REFUND,
+                    "state": WAITING_REFUND,
+                    "created_date": format_date(now),
+                    "commission_amount": money(commission),
+                    "commission_tax_amount": money(commission_tax),
+                    "commission_taxes": [],
+                    "commission_total_amount": money(commission + commission_tax),
+                })
+                stored.refund_since[refund_id] = now
+                self._touch(stored, now, [line])
+                answered.append({
+                    "refund_id": refund_id,
+                    "order_refund_id": order_refund_ids[order_id],
+                    "order_line_id": line["order_line_id"],
+                    "amount": money(req.amount),
+                    "shipping_amount": money(req.shipping_amount),
+                    "quantity": req.quantity or 0,
+                    "reason_code": req.reason_code,
+                    "currency_iso_code": "EUR",
+                })
+                log.info("sandbox_refund_requested", order_id=order_id, refund_id=refund_id,
+                         amount=str(req.amount), shipping_amount=str(req.shipping_amount))
+            return {"order_tax_mode": "TAX_INCLUDED", "refunds": answered}
+
+    def cancel_order(self, shop: ShopConfig, order_id: str) -> None:
+        """OR29: the whole order, while it can still be cancelled (accepted, paid, not shipped)."""
+        with self._lock:
+            now = self._progress()
+            stored = self._shop_order(shop, order_id)
+            raw = stored.raw
+            if not raw.get("can_cancel") or raw["order_state"] != SHIPPING:
+                raise _invalid_state(raw, "cancel it")
+            for line in raw["order_lines"]:
+                if line["order_line_state"] in (CANCELED, REFUSED):
+                    continue
+                self._add_cancelation(line, CancelRequest(
+                    line["order_line_id"], line["quantity"] - canceled_quantity(line),
+                    dec(line["price"]), dec(line["shipping_price"]), WHOLE_ORDER_CANCEL_REASON,
+                ), now)
+                line["order_line_state"] = CANCELED
+            self._cancel_state(stored, "SHOP_CANCELED", now, now)
+            log.info("sandbox_order_canceled", order_id=order_id, reason="SHOP_CANCELED")
+
+    def cancel_lines(self, shop: ShopConfig, requests: list[CancelRequest]) -> dict[str, Any]:
+        """OR30: cancel quantities on lines; an order left with nothing is CANCELED."""
+        with self._lock:
+            now = self._progress()
+            allowed = reason_codes(CANCELATION)
+            asked: dict[str, tuple[int, Decimal, Decimal]] = {}
+            targets = []
+            for req in requests:
+                if req.reason_code not in allowed:
+                    raise MiraklError(400, f"{req.reason_code} is not a cancelation reason",
+                                      "REASON_CODE_INVALID")
+                stored, line = self._shop_line(shop, req.order_line_id)
+                if stored.raw["order_state"] != SHIPPING or line["order_line_state"] != SHIPPING:
+                    raise _invalid_state(stored.raw, f"cancel order line {req.order_line_id}")
+                quantity, amount, shipping = asked.get(
+                    req.order_line_id, (0, Decimal(0), Decimal(0)))
+                quantity, amount, shipping = (quantity + req.quantity, amount + req.amount,
+                                              shipping + req.shipping_amount)
+                asked[req.order_line_id] = (quantity, amount, shipping)
+                if quantity > line["quantity"] - canceled_quantity(line):
+                    raise MiraklError(400, f"Cancelation of more items than left on order line "
+                                      f"{req.order_line_id}", "CANCELATION_QUANTITY_TOO_HIGH")
+                if amount > dec(line["price"]) or shipping > dec(line["shipping_price"]):
+                    raise MiraklError(400, f"Cancelation above the amount left on order line "
+                                      f"{req.order_line_id}", "CANCELATION_AMOUNT_TOO_HIGH")
+                targets.append((stored, line, req))
+            answered = []
+            touched: dict[str, StoredOrder] = {}
+            for stored, line, req in targets:
+                cancelation = self._add_cancelation(line, req, now)
+                if canceled_quantity(line) >= line["quantity"]:
+                    line["order_line_state"] = CANCELED
+                self._touch(stored, now, [line])
+                touched[stored.raw["order_id"]] = stored
+                answered.append({
+                    "cancelation_id": cancelation["id"],
+                    "order_line_id": line["order_line_id"],
+                    "amount": cancelation["amount"],
+                    "shipping_amount": cancelation["shipping_amount"],
+                    "quantity": cancelation["quantity"],
+                    "reason_code": cancelation["reason_code"],
+                    "currency_iso_code": "EUR",
+                })
+            for order_id, stored in touched.items():
+                if all(ln["order_line_state"] in (CANCELED, REFUSED)
+                       for ln in stored.raw["order_lines"]):
+                    self._cancel_state(stored, "SHOP_CANCELED", now, now)
+                    log.info("sandbox_order_canceled", order_id=order_id, reason="SHOP_CANCELED")
+            return {"order_tax_mode": "TAX_INCLUDED", "cancelations": answered}
+
+    def _add_cancelation(
+        self, line: dict[str, Any], req: CancelRequest, now: datetime
+    ) -> dict[str, Any]:
+        commission = req.amount * Decimal("0.15")
+        cancelation = {
+            "id": f"CX-{next(self._ids):06d}",
+            "amount": money(req.amount),
+            "shipping_amount": money(req.shipping_amount),
+            "quantity": req.quantity,
+            "reason_code": req.reason_code,
+            "created_date": format_date(now),
+            "commission_amount": money(commission),
+            "commission_taxes": [],
+            "commission_total_amount": money(commission * Decimal("1.20")),
+        }
+        line["cancelations"].append(cancelation)
+        line["price"] = money(dec(line["price"]) - req.amount)
+        line["shipping_price"] = money(dec(line["shipping_price"]) - req.shipping_amount)
+        return cancelation
+
+    # ------------------------------------------------------------------ control: orders
+
+    def create_orders(
+        self,
+        count: int,
+        *,
+        shop_id: int | None = None,
+        lines: int | None = None,
+        delivery: Delivery | None = None,
+        corrupt: str | None = None,
+    ) -> list[str]:
+        """New orders waiting for acceptance; without shop_id they are spread over the shops."""
+        if shop_id is not None and shop_id not in self.shops:
+            raise MiraklError(404, f"Shop {shop_id} does not exist", "SHOP_NOT_FOUND")
+        with self._lock:
+            now = self._progress()
+            created = []
+            for _ in range(count):
+                shop = (self.shops[shop_id] if shop_id is not None
+                        else self._generator.rng.choice(list(self.shops.values())))
+                order_id = self._generator.order_id(shop)
+                while order_id in self._orders:
+                    order_id = self._generator.order_id(shop)
+                raw = self._generator.new_order(shop, order_id, now, lines, delivery)
+                stored = StoredOrder(shop.shop_id, raw, now, now, now)
+                self._corrupt(stored, corrupt)
+                self._orders[order_id] = stored
+                for line in raw["order_lines"]:
+                    self._line_owner[line["order_line_id"]] = order_id
+                self._track(stored)
+                created.append(order_id)
+            log.info("sandbox_orders_created", count=count, corrupt=corrupt)
+            return created
+
+    @staticmethod
+    def _corrupt(stored: StoredOrder, how: str | None) -> None:
+        """Orders a robust client must survive: no lines, a price that is not a number, a new state."""
+        raw = stored.raw
+        if how == "no_lines":
+            raw["order_lines"] = []
+            refresh(raw)
+        elif how == "bad_price":
+            line = raw["order_lines"][0]
+            line["price_unit"] = "29,99 EUR"
+            line["price"] = "29,99 EUR"
+            stored.corrupt = True  # totals can no longer be computed; leave them as they are
+        elif how == "unknown_state":
+            raw["order_state"] = UNKNOWN_STATE
+
+    def raw_order(self, order_id: str) -> RawOrder:
+        with self._lock:
+            self._progress()
+            return copy.deepcopy(self._any_order(order_id).raw)
+
+    def settle_payment(self, order_id: str, validate: bool) -> RawOrder:
+        """The customer's debit: validated -> SHIPPING, refused -> CANCELED (PAYMENT_REFUSED)."""
+        with self._lock:
+            now = self._progress()
+            stored = self._any_order(order_id)
+            if stored.raw["order_state"] != WAITING_DEBIT_PAYMENT:
+                raise _invalid_state(stored.raw, "settle its payment")
+            self._settle(stored, validate, now, now)
+            return copy.deepcopy(stored.raw)
+
+    def receive(self, order_id: str) -> RawOrder:
+        with self._lock:
+            now = self._progress()
+            stored = self._any_order(order_id)
+            if stored.raw["order_state"] != SHIPPED:
+                raise _invalid_state(stored.raw, "mark it received")
+            self._receive(stored, now, now)
+            return copy.deepcopy(stored.raw)
+
+    def close(self, order_id: str) -> RawOrder:
+        """The payout to the seller: SHIPPED or RECEIVED -> CLOSED."""
+        with self._lock:
+            now = self._progress()
+            stored = self._any_order(order_id)
+            if stored.raw["order_state"] == SHIPPED:
+                self._receive(stored, now, now)
+            if stored.raw["order_state"] != RECEIVED:
+                raise _invalid_state(stored.raw, "close it")
+            self._close(stored, now, now)
+            return copy.deepcopy(stored.raw)
+
+    def force_state(self, order_id: str, state: str) -> RawOrder:
+        """Any state string at all, lines untouched: for tests of states the client must not know."""
+        with self._lock:
+            now = self._progress()
+            stored = self._any_order(order_id)
+            self._set_state(stored, state, now, now)
+            log.info("sandbox_state_forced", order_id=order_id, state=state)
+            return copy.deepcopy(stored.raw)
+
+    def refund_action(self, refund_id: str, action: str, reason: str | None) -> dict[str, Any]:
+        """Move a refund one step on (advance) or refuse it with La Redoute's reason."""
+        with self._lock:
+            now = self._progress()
+            stored, line, refund = self._find_refund(refund_id)
+            if refund["refund_state"] not in PENDING_REFUND_STATES:
+                raise MiraklError(400, f"Refund {refund_id} is {refund['refund_state']}",
+                                  "REFUND_INVALID_STATE")
+            if action == "advance":
+                self._advance_refund(stored, line, refund, now, now)
+            else:
+                reason = reason or "AMOUNT_ABOVE_ORDER_AMOUNT"
+                if reason not in REFUND_REFUSAL_REASONS:
+                    raise MiraklError(400, f"Unknown refusal reason {reason}", "VALIDATION_ERROR")
+                refund["refund_state"] = refund["state"] = REFUND_REFUSED
+                refund["refusal_reason"] = reason
+                stored.refund_since.pop(refund_id, None)
+                self._touch(stored, now, [line])
+                log.info("sandbox_refund_refused", refund_id=refund_id, reason=reason)
+            return copy.deepcopy(refund)
+
+    def _find_refund(self, refund_id: str) -> tuple[StoredOrder, dict[str, Any], dict[str, Any]]:
+        for stored in self._orders.values():
+            for line in stored.raw["order_lines"]:
+                for refund in line.get("refunds", []):
+                    if refund["id"] == refund_id:
+                        return stored, line, refund
+        raise MiraklError(404, f"Refund {refund_id} not found", "REFUND_NOT_FOUND")
+
+    # ------------------------------------------------------------------ control: clock, settings
+
+    def advance_clock(self, seconds: float) -> datetime:
+        with self._lock:
+            self.clock.advance(seconds)
+            return self._progress()
+
+    def now(self) -> datetime:
+        return self.clock.now()
+
+    def settings(self) -> dict[str, float | None]:
+        with self._lock:
+            return self.timings.as_dict()
+
+    def update_settings(self, changes: dict[str, Any]) -> dict[str, float | None]:
+        with self._lock:
+            for name, value in changes.items():
+                setattr(self.timings, name, value)
+            log.info("sandbox_settings_changed", **changes)
+            self._progress()
+            return self.timings.as_dict()
+
+    # ------------------------------------------------------------------ control: call log
+
+    def record_call(self, call: dict[str, Any]) -> None:
+        with self._lock:
+            call["id"] = len(self._calls) + 1
+            call["time"] = format_date(self.clock.now())
+            self._calls.append(call)
+
+    def calls(self, order_id: str | None = None, operation: str | None = None) -> list[dict]:
+        with self._lock:
+            return [
+                dict(c) for c in self._calls
+                if (order_id is None or order_id in c["order_ids"])
+                and (operation is None or c["operation"] == operation)
+            ]
+
+    # ------------------------------------------------------------------ progression
+
+    def progress(self) -> None:
+        with self._lock:
+            self._progress()
+
+    def demo_tick(self, elapsed_seconds: float) -> list[str]:
+        """Demo mode: orders at demo_orders_per_minute, fractions carried to the next tick."""
+        rate = self.timings.demo_orders_per_minute
+        if rate <= 0:
+            self._demo_due = 0.0
+            return []
+        self._demo_due += rate * elapsed_seconds / 60
+        due = int(self._demo_due)
+        self._demo_due -= due
+        return self.create_orders(due) if due else []
+
+    def _progress(self) -> datetime:
+        """Apply every transition now due; returns the clock's now. Lock held."""
+        now = self.clock.now()
+        for order_id in list(self._live):
+            stored = self._orders[order_id]
+            while self._step(stored, now):
+                pass
+            self._step_refunds(stored, now)
+            self._track(stored)
+        return now
+
+    def _step(self, stored: StoredOrder, now: datetime) -> bool:
+        state = stored.raw["order_state"]
+        delay: float | None
+        if state == WAITING_ACCEPTANCE:
+            due = stored.created + timedelta(seconds=self.config.acceptance_deadline)
+            if now >= due:
+                for line in stored.raw["order_lines"]:
+                    line["order_line_state"] = CANCELED
+                self._cancel_state(stored, "ACCEPTANCE_DEADLINE_EXCEEDED", due, now)
+                log.info("sandbox_order_canceled", order_id=stored.raw["order_id"],
+                         reason="ACCEPTANCE_DEADLINE_EXCEEDED")
+                return True
+            return False
+        delay = {
+            WAITING_DEBIT_PAYMENT: self.timings.payment_delay,
+            SHIPPED: self.timings.receive_delay,
+            RECEIVED: self.timings.close_delay,
+        }.get(state)
+        if delay is None:
+            return False
+        due = stored.state_since + timedelta(seconds=delay)
+        if now < due:
+            return False
+        if state == WAITING_DEBIT_PAYMENT:
+            self._settle(stored, not self._payment_refused(stored), due, now)
+        elif state == SHIPPED:
+            self._receive(stored, due, now)
+        else:
+            self._close(stored, due, now)
+        return True
+
+    def _payment_refused(self, stored: StoredOrder) -> bool:
+        rate = self.timings.payment_refusal_rate
+        if rate <= 0:
+            return False
+        # Drawn per order so a seed gives the same refusals whatever the timing of the ticks.
+        rng = (random.Random(f"{self.config.seed}:{stored.raw['order_id']}")
+               if self.config.seed is not None else self._rng)
+        return rng.random() < rate
+
+    def _step_refunds(self, stored: StoredOrder, now: datetime) -> None:
+        delay = self.timings.refund_delay
+        if delay is None or not stored.refund_since:
+            return
+        for line in stored.raw["order_lines"]:
+            for refund in line["refunds"]:
+                while refund["refund_state"] in PENDING_REFUND_STATES:
+                    due = stored.refund_since[refund["id"]] + timedelta(seconds=delay)
+                    if now < due:
+                        break
+                    self._advance_refund(stored, line, refund, due, now)
+
+    def _advance_refund(self, stored: StoredOrder, line: dict[str, Any],
+                        refund: dict[str, Any], when: datetime, now: datetime) -> None:
+        if refund["refund_state"] == WAITING_REFUND:
+            refund["refund_state"] = refund["state"] = WAITING_REFUND_PAYMENT
+            stored.refund_since[refund["id"]] = when
+        else:
+            refund["refund_state"] = refund["state"] = REFUNDED
+            refund["transaction_date"] = format_date(when)
+            refund["transaction_number"] = f"TX-{refund['id']}"
+            stored.refund_since.pop(refund["id"], None)
+        self._touch(stored, now, [line])
+        log.info("sandbox_refund_advanced", refund_id=refund["id"], state=refund["refund_state"])
+
+    def _settle(self, stored: StoredOrder, validate: bool, when: datetime, now: datetime) -> None:
+        raw = stored.raw
+        accepted = [ln for ln in raw["order_lines"]
+                    if ln["order_line_state"] == WAITING_DEBIT_PAYMENT]
+        if validate:
+            raw["customer_debited_date"] = format_date(when)
+            for line in accepted:
+                line["order_line_state"] = SHIPPING
+                line["debited_date"] = format_date(when)
+            self._set_state(stored, SHIPPING, when, now)
+            log.info("sandbox_payment_validated", order_id=raw["order_id"])
+        else:
+            for line in accepted:
+                line["order_line_state"] = CANCELED
+            self._cancel_state(stored, "PAYMENT_REFUSED", when, now)
+            log.info("sandbox_payment_refused", order_id=raw["order_id"])
+
+    def _receive(self, stored: StoredOrder, when: datetime, now: datetime) -> None:
+        for line in stored.raw["order_lines"]:
+            if line["order_line_state"] == SHIPPED:
+                line["order_line_state"] = RECEIVED
+                line["received_date"] = format_date(when)
+        self._set_state(stored, RECEIVED, when, now)
+        log.info("sandbox_order_received", order_id=stored.raw["order_id"])
+
+    def _close(self, stored: StoredOrder, when: datetime, now: datetime) -> None:
+        for line in stored.raw["order_lines"]:
+            if line["order_line_state"] == RECEIVED:
+                line["order_line_state"] = CLOSED
+        self._set_state(stored, CLOSED, when, now)
+        log.info("sandbox_order_closed", order_id=stored.raw["order_id"])
+
+    # ------------------------------------------------------------------ helpers (lock held)
+
+    def _cancel_state(self, stored: StoredOrder, reason: str, when: datetime,
+                      now: datetime) -> None:
+        stored.raw["order_state_reason_code"] = reason
+        stored.raw["order_state_reason_label"] = ORDER_CANCEL_REASONS[reason]
+        self._set_state(stored, CANCELED, when, now)
+
+    def _set_state(self, stored: StoredOrder, state: str, when: datetime, now: datetime) -> None:
+        stored.raw["order_state"] = state
+        stored.state_since = when
+        self._touch(stored, now)
+
+    def _touch(self, stored: StoredOrder, now: datetime,
+               lines: Iterable[dict[str, Any]] | None = None) -> None:
+        """Every change dates the order and its changed lines (all lines unless told)."""
+        stamp = format_date(now)
+        stored.raw["last_updated_date"] = stamp
+        stored.updated = now
+        for line in stored.raw["order_lines"] if lines is None else lines:
+            line["last_updated_date"] = stamp
+        if not stored.corrupt:
+            refresh(stored.raw)
+        self._track(stored)
+
+    def _track(self, stored: StoredOrder) -> None:
+        """Keep only orders with a timer running in the set the progression walks."""
+        order_id = stored.raw["order_id"]
+        if stored.raw["order_state"] in TIMED_STATES or stored.refund_since:
+            self._live.add(order_id)
+        else:
+            self._live.discard(order_id)
+
+    def _any_order(self, order_id: str) -> StoredOrder:
+        stored = self._orders.get(order_id)
+        if stored is None:
+            raise MiraklError(404, f"Order {order_id} not found", "ORDER_NOT_FOUND")
+        return stored
+
+    def _shop_order(self, shop: ShopConfig, order_id: str) -> StoredOrder:
+        """Another shop's order is as unknown as a missing one: a key sees only its shop."""
+        stored = self._orders.get(order_id)
+        if stored is None or stored.shop_id != shop.shop_id:
+            raise MiraklError(404, f"Order {order_id} not found", "ORDER_NOT_FOUND")
+        return stored
+
+    def _shop_line(self, shop: ShopConfig, line_id: str) -> tuple[StoredOrder, dict[str, Any]]:
+        order_id = self._line_owner.get(line_id)
+        stored = self._orders.get(order_id) if order_id else None
+        if stored is not None and stored.shop_id == shop.shop_id:
+            for line in stored.raw["order_lines"]:
+                if line["order_line_id"] == line_id:
+                    return stored, line
+        raise MiraklError(404, f"Order line {line_id} not found", "ORDER_LINE_NOT_FOUND")
