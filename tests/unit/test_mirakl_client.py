@@ -83,7 +83,9 @@ def ok(body: dict[str, Any] | None = None, **kwargs: Any) -> httpx.Response:
     return httpx.Response(200, json=body, **kwargs) if body is not None else httpx.Response(204)
 
 
-def mirakl_error(status: int, message: str, code: str | None = None, **kwargs: Any) -> httpx.Response:
+def mirakl_error(
+    status: int, message: str, code: str | None = None, **kwargs: Any
+) -> httpx.Response:
     body: dict[str, Any] = {"status": status, "message": message}
     if code:
         body["code"] = code
@@ -662,7 +664,8 @@ def test_a_refusal_with_a_non_json_body_keeps_its_text() -> None:
     with pytest.raises(UpstreamRefused) as second:
         client.ship(ORDER_ID)
 
-    assert (first.value.code, first.value.message) == (None, "<html> <body>Bad request</body> </html>")
+    assert first.value.code is None
+    assert first.value.message == "<html> <body>Bad request</body> </html>"
     assert (second.value.status, second.value.message) == (403, "Forbidden")
 
 
