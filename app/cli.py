@@ -36,6 +36,65 @@ def _serve(settings: Settings, host: str, port: int) -> int:
     return 0
 
 
+def _worker(settings: Settings) -> int:
+    """Projections and marketplace sync jobs without the HTTP API, until SIGTERM or Ctrl-C."""
+    import signal
+    import threading
+
+    from app.adapters.db import open_database
+    from app.adapters.laredoute.worker import build_sync
+    from app.adapters.recorders import EVENTS_TABLE
+    from app.application import open_service
+    from app.projections import runners as projection_runners
+    from app.projections.runner import LogListener
+
+    log = structlog.get_logger("oms")
+    db = open_database(settings)
+    service = open_service(settings)
+    runners = projection_runners(
+        db, service, batch_size=settings.projection_batch_size,
+        poll_interval=settings.projection_poll_interval,
+    )
+
+    def wake_all() -> None:
+        for runner in runners.values():
+            runner.wake()
+
+    service.on_saved(wake_all)
+    listener = LogListener(db, EVENTS_TABLE, wake_all)
+    sync = build_sync(settings, db, service)
+    stop = threading.Event()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, lambda *_: stop.set())
+    for runner in runners.values():
+        runner.start()
+    listener.start()
+    if sync is not None:
+        sync.start()
+    log.info("worker_started", channels=[c.name for c in settings.channels()],
+             projections=list(runners))
+    try:
+        stop.wait()
+    finally:
+        if sync is not None:
+            sync.stop()
+        listener.stop()
+        for runner in runners.values():
+            runner.stop()
+        service.close()
+        db.close()
+        log.info("worker_stopped")
+    return 0
+
+
+def _sandbox(args: argparse.Namespace) -> int:
+    from sandbox.server import run
+
+    run(args.host, args.port, demo_orders_per_minute=args.demo_rate,
+        payment_delay=args.payment_delay, seed=args.seed)
+    return 0
+
+
 def _projections(settings: Settings, action: str, name: str | None, in_place: bool) -> int:
     from app.adapters.db import open_database
     from app.application import open_service
@@ -84,6 +143,17 @@ def main(argv: list[str] | None = None) -> int:
     serve = commands.add_parser("serve", help="serve the HTTP API")
     serve.add_argument("--host", default="127.0.0.1")
     serve.add_argument("--port", type=int, default=8000)
+    commands.add_parser(
+        "worker", help="run the projections and the marketplace sync jobs without the HTTP API"
+    )
+    sandbox = commands.add_parser("sandbox", help="serve the La Redoute sandbox marketplace")
+    sandbox.add_argument("--host", default="127.0.0.1")
+    sandbox.add_argument("--port", type=int, default=8001)
+    sandbox.add_argument("--demo-rate", type=float, default=0.0,
+                         help="orders generated per minute (0: none)")
+    sandbox.add_argument("--payment-delay", type=float, default=None,
+                         help="seconds before an accepted order's payment is validated")
+    sandbox.add_argument("--seed", type=int, default=None)
     projections = commands.add_parser("projections", help="inspect and rebuild read models")
     actions = projections.add_subparsers(dest="action", required=True)
     actions.add_parser("status", help="position, lag and state of each projection")
@@ -98,8 +168,13 @@ def main(argv: list[str] | None = None) -> int:
     resume.add_argument("name")
     args = parser.parse_args(argv)
 
+    if args.command == "sandbox":
+        configure_logging("INFO", "console" if sys.stderr.isatty() else "json")
+        return _sandbox(args)
     settings = Settings()
     configure_logging(settings.log_level, settings.log_format)
+    if args.command == "worker":
+        return _worker(settings)
     if args.command == "migrate":
         return _migrate(settings)
     if args.command == "projections":

@@ -33,12 +33,14 @@ CREATE TABLE sync_cursors (
     last_error text
 );
 
--- Each order as last read from the marketplace; an unchanged order is not reconciled again.
+-- Each order as last read from the marketplace, with a digest of its whole content: an
+-- order read again unchanged is not reconciled again.
 CREATE TABLE marketplace_orders (
     channel text NOT NULL,
     marketplace_order_id text NOT NULL,
     state text NOT NULL,
     last_updated double precision NOT NULL,
+    digest text NOT NULL,
     seen_at double precision NOT NULL,
     PRIMARY KEY (channel, marketplace_order_id)
 );

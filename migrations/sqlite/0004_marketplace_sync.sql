@@ -33,12 +33,14 @@ CREATE TABLE sync_cursors (
     last_error TEXT
 );
 
--- Each order as last read from the marketplace; an unchanged order is not reconciled again.
+-- Each order as last read from the marketplace, with a digest of its whole content: an
+-- order read again unchanged is not reconciled again.
 CREATE TABLE marketplace_orders (
     channel TEXT NOT NULL,
     marketplace_order_id TEXT NOT NULL,
     state TEXT NOT NULL,
     last_updated REAL NOT NULL,
+    digest TEXT NOT NULL,
     seen_at REAL NOT NULL,
     PRIMARY KEY (channel, marketplace_order_id)
 );

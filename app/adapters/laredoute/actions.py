@@ -127,6 +127,13 @@ class ActionDelivery:
                           maybe_applied=exc.maybe_applied)
             state = "sent" if exc.maybe_applied else "pending"
             return self._later(action, state, str(exc), result, retry_after=exc.retry_after)
+        except ValueError as exc:
+            # The request could not even be built (refused before sending): nothing went out.
+            bound.error("marketplace_action_invalid", error=str(exc))
+            result.failed += 1
+            self.store.move_action(action.id, from_states=["sent"], to_state="failed",
+                                   at=self.clock(), error=str(exc), error_code="INVALID_REQUEST")
+            return "failed"
         bound.info("marketplace_action_confirmed")
         return self._confirm(action, order, outcome, result)
 
@@ -217,17 +224,46 @@ class ActionDelivery:
                 for line_id, quantity in refund.lines.items()
             ]
             if refund.shipping_amount:
-                if lines:
-                    first = lines[0]
-                    lines[0] = RefundLine(first.order_line_id, first.amount,
-                                          refund.shipping_amount, first.quantity, reason)
-                else:
-                    lines.append(RefundLine(order.lines[0].line_id, Decimal("0.00"),
-                                            refund.shipping_amount, 0, reason))
+                lines = self._with_shipping(client, mid, lines, refund.shipping_amount, reason)
             created = client.refund(lines)
             return {"refund_id": refund.refund_id,
-                    "marketplace_refund_ids": [str(r["id"]) for r in created if "id" in r]}
+                    "marketplace_refund_ids": [str(r["refund_id"]) for r in created if "refund_id" in r]}
         raise ValueError(f"unknown action kind {action.kind!r}")
+
+    @staticmethod
+    def _with_shipping(
+        client: MiraklClient, mid: str, lines: list[RefundLine], shipping: Decimal, reason: str
+    ) -> list[RefundLine]:
+        """Spread the shipping refund over the lines, each within its own shipping price left.
+
+        The marketplace keeps shipping per line; ours is per order, so read its split first.
+        """
+        raw = client.get_order(mid)
+        if raw is None:
+            raise UpstreamRefused("OR11", 404, "ORDER_NOT_FOUND", f"order {mid} not found")
+        room: dict[str, Decimal] = {}
+        for mline in raw.get("order_lines", []):
+            refunded = sum((Decimal(str(r.get("shipping_amount", 0))) for r in mline.get("refunds", [])
+                            if r.get("refund_state") != "REFUSED"), Decimal("0"))
+            canceled = sum((Decimal(str(c.get("shipping_amount", 0)))
+                            for c in mline.get("cancelations", [])), Decimal("0"))
+            room[str(mline["order_line_id"])] = Decimal(str(mline.get("shipping_price", 0))) - refunded - canceled
+        by_line = {line.order_line_id: line for line in lines}
+        left = shipping
+        for line_id, available in room.items():
+            if left <= 0:
+                break
+            part = min(left, max(available, Decimal("0")))
+            if part <= 0:
+                continue
+            left -= part
+            known = by_line.get(line_id)
+            by_line[line_id] = RefundLine(line_id, known.amount if known else Decimal("0.00"),
+                                          part, known.quantity if known else 0, reason)
+        if left > 0:
+            raise UpstreamRefused("OR28", 400, "REFUND_AMOUNT_TOO_HIGH",
+                                  f"only {shipping - left} EUR of shipping is left to refund")
+        return list(by_line.values())
 
     def _superseded(self, action: Action, order: Order) -> bool:
         refund_id = order.refunds[-1].refund_id

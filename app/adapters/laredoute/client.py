@@ -252,7 +252,8 @@ class MiraklClient:
                 {
                     "amount": _cents("amount", line.amount),
                     "order_line_id": _required("order_line_id", line.order_line_id),
-                    "quantity": _count("quantity", line.quantity),
+                    # Informative only: a refund of shipping alone has quantity 0.
+                    "quantity": _count("quantity", line.quantity, minimum=0),
                     "reason_code": _required("reason_code", line.reason_code),
                     "shipping_amount": _cents("shipping_amount", line.shipping_amount),
                 }
@@ -476,9 +477,9 @@ def _required(name: str, value: str) -> str:
     return value
 
 
-def _count(name: str, value: int) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise ValueError(f"{name} must be a whole number of at least 1")
+def _count(name: str, value: int, *, minimum: int = 1) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
+        raise ValueError(f"{name} must be a whole number of at least {minimum}")
     return value
 
 

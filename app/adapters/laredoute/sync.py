@@ -12,6 +12,7 @@ recorded in `import_errors` with the reason and does not stop the others.
 
 from __future__ import annotations
 
+import hashlib
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -19,6 +20,7 @@ from datetime import UTC, datetime
 from typing import Any
 from uuid import UUID
 
+import orjson
 import structlog
 
 from app.adapters.laredoute.client import MiraklClient
@@ -138,6 +140,7 @@ class OrderImporter:
         run = run or ImportRun()
         now = self.clock()
         views: dict[str, tuple[MarketplaceOrder, Mapping[str, Any]]] = {}
+        digests: dict[str, str] = {}
         latest: float | None = None
         for raw in raws:
             try:
@@ -153,11 +156,12 @@ class OrderImporter:
             known = views.get(view.order_id)
             if known is None or known[0].last_updated <= view.last_updated:
                 views[view.order_id] = (view, raw)
+                digests[view.order_id] = _digest(raw)
 
         seen = self.store.seen(self.channel, list(views))
         todo: list[tuple[MarketplaceOrder, Mapping[str, Any]]] = []
         for order_id, (view, raw) in views.items():
-            if seen.get(order_id) == (view.state, view.last_updated.timestamp()):
+            if seen.get(order_id) == digests[order_id]:
                 run.unchanged += 1
                 continue
             if view.status is None:
@@ -192,7 +196,8 @@ class OrderImporter:
                     self._auto_accept(oid)
             elif changed:
                 run.updated += 1
-            done.append((view.order_id, view.state, view.last_updated.timestamp()))
+            done.append((view.order_id, view.state, view.last_updated.timestamp(),
+                         digests[view.order_id]))
         self.store.mark_seen(self.channel, done, at=now)
         self.store.resolve_errors(self.channel, [d[0] for d in done], at=now)
         return latest
@@ -384,6 +389,11 @@ class OrderImporter:
         if ours == RefundStatus.REFUNDING and all(s == RefundStatus.REFUNDED for s in theirs):
             return lambda: service.complete_refund(order_id, refund_id, at=at)
         return None
+
+
+def _digest(raw: Mapping[str, Any]) -> str:
+    """A fingerprint of the whole order: its update date alone is only to the second."""
+    return hashlib.blake2b(orjson.dumps(raw, option=orjson.OPT_SORT_KEYS, default=str), digest_size=16).hexdigest()
 
 
 __all__ = ["ImportRun", "OrderImporter"]

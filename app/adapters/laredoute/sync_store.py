@@ -122,29 +122,32 @@ class SyncStore:
         )
         return {r[0] if isinstance(r[0], UUID) else UUID(r[0]) for r in rows}
 
-    def seen(self, channel: str, order_ids: Sequence[str]) -> dict[str, tuple[str, float]]:
-        """The state and last update date recorded for each of these orders."""
+    def seen(self, channel: str, order_ids: Sequence[str]) -> dict[str, str]:
+        """The digest of each of these orders as last applied."""
         if not order_ids:
             return {}
         marks = ", ".join(["%s"] * len(order_ids))
         rows = self.db.execute(
-            "SELECT marketplace_order_id, state, last_updated FROM marketplace_orders"
+            "SELECT marketplace_order_id, digest FROM marketplace_orders"
             f" WHERE channel = %s AND marketplace_order_id IN ({marks})",
             (channel, *order_ids),
         )
-        return {oid: (state, float(updated)) for oid, state, updated in rows}
+        return {oid: digest for oid, digest in rows}
 
-    def mark_seen(self, channel: str, rows: Sequence[tuple[str, str, float]], *, at: float) -> None:
+    def mark_seen(
+        self, channel: str, rows: Sequence[tuple[str, str, float, str]], *, at: float
+    ) -> None:
+        """Record (order id, state, last update date, digest) of orders just applied."""
         if not rows:
             return
         with self.db.transaction() as tx:
             tx.executemany(
                 "INSERT INTO marketplace_orders (channel, marketplace_order_id, state,"
-                " last_updated, seen_at) VALUES (%s, %s, %s, %s, %s)"
+                " last_updated, digest, seen_at) VALUES (%s, %s, %s, %s, %s, %s)"
                 " ON CONFLICT (channel, marketplace_order_id) DO UPDATE SET"
                 " state = excluded.state, last_updated = excluded.last_updated,"
-                " seen_at = excluded.seen_at",
-                [(channel, oid, state, updated, at) for oid, state, updated in rows],
+                " digest = excluded.digest, seen_at = excluded.seen_at",
+                [(channel, oid, state, updated, digest, at) for oid, state, updated, digest in rows],
             )
 
     def marketplace_state(self, channel: str, order_id: str) -> tuple[str, float, float] | None:

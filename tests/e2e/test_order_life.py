@@ -1,0 +1,215 @@
+"""The life of orders through every status, between our service and the sandbox marketplace.
+
+Each merchant action is recorded by our service, delivered by the action worker over HTTP,
+and each marketplace change is brought back by the import worker.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+import httpx
+
+from app.domain.order import OrderStatus, RefundStatus
+from tests.e2e.harness import Harness
+
+
+def _operations(market: Harness, marketplace_order_id: str) -> list[str]:
+    return [call["operation"] for call in market.calls(marketplace_order_id)
+            if call["operation"] != "OR11"]
+
+
+def test_an_order_goes_from_new_to_paid_and_is_refunded_in_part_then_refused(market: Harness) -> None:
+    (mid,) = market.generate(1, lines=2, delivery="home")
+    run = market.import_round()
+    assert (run.imported, run.errors) == (1, 0)
+    order = market.order(mid)
+    assert order.status == OrderStatus.CREATED
+    assert [line.line_id for line in order.lines] == [
+        line["order_line_id"] for line in market.raw(mid)["order_lines"]
+    ]
+
+    market.service.accept(order.id)
+    market.deliver_until_settled()
+    assert market.raw(mid)["order_state"] == "WAITING_DEBIT_PAYMENT"
+    assert [(a.kind, a.state) for a in market.actions(mid)] == [("accept", "confirmed")]
+
+    market.post(f"/orders/{mid}/payment", {"outcome": "validate"})
+    market.import_round()
+    assert market.order(mid).status == OrderStatus.TOSHIP
+
+    market.service.ship(order.id, tracking_number="6A12345678901", carrier="Colissimo")
+    market.deliver_until_settled()
+    raw = market.raw(mid)
+    assert raw["order_state"] == "SHIPPED"
+    assert raw["shipping_tracking"] == "6A12345678901"
+
+    market.post(f"/orders/{mid}/receive")
+    market.import_round()
+    assert market.order(mid).status == OrderStatus.SHIPPED
+    market.post(f"/orders/{mid}/close")
+    market.import_round()
+    assert market.order(mid).status == OrderStatus.PAID
+
+    # A partial refund: the first line only, without the shipping.
+    first = market.order(mid).lines[0]
+    market.service.request_refund(order.id, reason="Article défectueux", refund_shipping=False,
+                                  lines=[(first.line_id, 1)])
+    market.deliver_until_settled()
+    assert market.order(mid).status == OrderStatus.TO_APPROVE
+    (marketplace_refund,) = [r for line in market.raw(mid)["order_lines"]
+                             for r in line["refunds"]]
+    assert Decimal(str(marketplace_refund["amount"])) == first.unit_price
+    assert marketplace_refund["shipping_amount"] == 0
+
+    market.post(f"/refunds/{marketplace_refund['id']}", {"action": "advance"})
+    market.import_round()
+    assert market.order(mid).status == OrderStatus.REFUNDING
+    market.post(f"/refunds/{marketplace_refund['id']}", {"action": "advance"})
+    market.import_round()
+    order = market.order(mid)
+    assert order.status == OrderStatus.REFUNDED
+    assert order.refunded_amount == first.unit_price
+
+    # A second refund, with the shipping this time, that La Redoute refuses.
+    market.service.request_refund(order.id, reason="Article défectueux", refund_shipping=True)
+    market.deliver_until_settled()
+    refunds = [r for line in market.raw(mid)["order_lines"] for r in line["refunds"]]
+    second = [r for r in refunds if r["id"] != marketplace_refund["id"]]
+    assert sum(Decimal(str(r["shipping_amount"])) for r in second) == order.shipping_price
+    for refund in second:
+        market.post(f"/refunds/{refund['id']}", {"action": "refuse", "reason": "EXPIRED_CARD"})
+    market.import_round()
+    order = market.order(mid)
+    assert order.status == OrderStatus.REFUND_REFUSED
+    assert order.refunds[-1].refusal_reason == "EXPIRED_CARD"
+    assert order.refunded_amount == first.unit_price
+
+    # Every action went out exactly once.
+    assert _operations(market, mid) == ["OR21", "OR23", "OR24", "OR28", "OR28"]
+    assert [a.state for a in market.actions(mid)] == ["confirmed"] * 4
+    assert market.event_types(mid) == [
+        "Imported", "Accepted", "PaymentValidated", "Shipped", "Paid",
+        "RefundRequested", "RefundSubmitted", "RefundApproved", "RefundCompleted",
+        "RefundRequested", "RefundSubmitted", "RefundRefused",
+    ]
+
+
+def test_a_partial_cancellation_then_the_rest_cancels_the_order(market: Harness) -> None:
+    (mid,) = market.generate(1, lines=3)
+    market.import_round()
+    order = market.order(mid)
+    market.service.accept(order.id)
+    market.deliver_until_settled()
+    market.post(f"/orders/{mid}/payment", {"outcome": "validate"})
+    market.import_round()
+
+    first = order.lines[0]
+    market.service.cancel(order.id, reason="Rupture de stock", lines=[(first.line_id, first.quantity)])
+    market.deliver_until_settled()
+    raw = market.raw(mid)
+    assert raw["order_state"] == "SHIPPING"
+    line = next(x for x in raw["order_lines"] if x["order_line_id"] == first.line_id)
+    assert sum(c["quantity"] for c in line["cancelations"]) == first.quantity
+    market.import_round()  # the marketplace shows what we sent: nothing new to apply
+    assert market.order(mid).status == OrderStatus.TOSHIP
+    assert market.event_types(mid).count("LinesCanceled") == 1
+
+    market.service.cancel(order.id, reason="Rupture de stock")
+    market.deliver_until_settled()
+    assert market.raw(mid)["order_state"] == "CANCELED"
+    market.import_round()
+    assert market.order(mid).status == OrderStatus.OUT_OF_STOCK
+    assert _operations(market, mid) == ["OR21", "OR30", "OR29"]
+
+
+def test_a_refused_order_is_refused_on_the_marketplace(market: Harness) -> None:
+    (mid,) = market.generate(1, lines=2)
+    market.import_round()
+    market.service.refuse(market.order(mid).id, reason="Adresse incomplète")
+    market.deliver_until_settled()
+    raw = market.raw(mid)
+    assert raw["order_state"] == "REFUSED"
+    assert {line["order_line_state"] for line in raw["order_lines"]} == {"REFUSED"}
+    market.import_round()
+    assert market.order(mid).status == OrderStatus.REFUSED
+
+
+def test_an_order_not_accepted_in_72_hours_is_cancelled_by_the_marketplace(market: Harness) -> None:
+    (mid,) = market.generate(1)
+    market.import_round()
+    market.post("/clock", {"advance_seconds": 73 * 3600})
+    market.import_round()
+    order = market.order(mid)
+    assert order.status == OrderStatus.CANCELED
+    assert market.event_types(mid) == ["Imported", "AcceptanceExpired"]
+    assert market.actions(mid) == []
+
+
+def test_a_refused_payment_cancels_the_accepted_order(market: Harness) -> None:
+    (mid,) = market.generate(1)
+    market.import_round()
+    market.service.accept(market.order(mid).id)
+    market.deliver_until_settled()
+    market.post(f"/orders/{mid}/payment", {"outcome": "refuse"})
+    market.import_round()
+    assert market.order(mid).status == OrderStatus.CANCELED
+    assert market.event_types(mid) == ["Imported", "Accepted", "PaymentRefused"]
+
+
+def test_an_order_moved_on_the_marketplace_is_caught_up_without_sending_anything_back(
+    market: Harness,
+) -> None:
+    """Accepted, paid and shipped elsewhere before our first read: mirrored, nothing sent."""
+    (mid,) = market.generate(1, lines=1)
+    raw = market.raw(mid)
+    headers = {"Authorization": "sandbox-laredoute-key"}
+    base = market.url
+
+    lines = [{"id": line["order_line_id"], "accepted": True} for line in raw["order_lines"]]
+    httpx.put(f"{base}/api/orders/{mid}/accept", json={"order_lines": lines},
+              headers=headers).raise_for_status()
+    market.post(f"/orders/{mid}/payment", {"outcome": "validate"})
+    httpx.put(f"{base}/api/orders/{mid}/tracking",
+              json={"carrier_code": "DPD", "tracking_number": "DPD123456"},
+              headers=headers).raise_for_status()
+    httpx.put(f"{base}/api/orders/{mid}/ship", headers=headers).raise_for_status()
+
+    run = market.import_round()
+    assert (run.imported, run.errors) == (1, 0)
+    order = market.order(mid)
+    assert order.status == OrderStatus.SHIPPED
+    assert order.shipment is not None and order.shipment.tracking_number == "DPD123456"
+    market.deliver_until_settled()
+    assert market.actions(mid) == []
+    assert market.event_types(mid) == ["Imported", "Accepted", "PaymentValidated", "Shipped"]
+
+
+def test_both_channels_import_their_own_shop(market: Harness) -> None:
+    lr = market.generate(2, shop_id=2001)
+    lbb = market.generate(3, shop_id=2002)
+    assert market.import_round("laredoute").imported == 2
+    assert market.import_round("labrandboutique").imported == 3
+    assert all(market.order(mid, "labrandboutique").channel == "labrandboutique" for mid in lbb)
+    assert all(market.service.find_order("labrandboutique", mid) is None for mid in lr)
+
+
+def test_refund_refusal_and_status_of_a_refund_in_flight(market: Harness) -> None:
+    """A refund asked for on a shipped (not yet paid) order, refused by La Redoute."""
+    (mid,) = market.generate(1, lines=1)
+    market.import_round()
+    order = market.order(mid)
+    market.service.accept(order.id)
+    market.deliver_until_settled()
+    market.post(f"/orders/{mid}/payment", {"outcome": "validate"})
+    market.import_round()
+    market.service.ship(order.id, tracking_number="XY123", carrier="Chronopost")
+    market.deliver_until_settled()
+    market.service.request_refund(order.id, reason="Colis perdu", refund_shipping=True)
+    market.deliver_until_settled()
+    assert market.order(mid).refunds[-1].status == RefundStatus.TO_APPROVE
+    for line in market.raw(mid)["order_lines"]:
+        for refund in line["refunds"]:
+            market.post(f"/refunds/{refund['id']}", {"action": "refuse", "reason": "FRAUD"})
+    market.import_round()
+    assert market.order(mid).status == OrderStatus.REFUND_REFUSED
