@@ -1,0 +1,117 @@
+"""A fresh sandbox marketplace per test, on a real loopback port, moving only when told to."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import httpx
+import pytest
+
+from sandbox.app import create_sandbox_app
+from sandbox.config import SandboxConfig, Timings
+from tests.support import LiveServer
+
+LR_KEY = "sandbox-laredoute-key"
+LBB_KEY = "sandbox-labrandboutique-key"
+
+
+def manual_timings(**overrides: Any) -> Timings:
+    values: dict[str, Any] = {"payment_delay": None, "payment_refusal_rate": 0.0,
+                              "receive_delay": None, "close_delay": None, "refund_delay": None,
+                              "demo_orders_per_minute": 0.0}
+    return Timings(**{**values, **overrides})
+
+
+class Sandbox:
+    """A running sandbox with a control client and one API client per shop."""
+
+    def __init__(self, server: LiveServer, app: Any) -> None:
+        self.url = server.url
+        self.app = app
+        self.control = httpx.Client(base_url=f"{server.url}/control", timeout=10)
+        self.lr = httpx.Client(base_url=server.url, headers={"Authorization": LR_KEY}, timeout=10)
+        self.lbb = httpx.Client(base_url=server.url, headers={"Authorization": LBB_KEY},
+                                timeout=10)
+
+    def close(self) -> None:
+        for client in (self.control, self.lr, self.lbb):
+            client.close()
+
+    # control helpers
+    def orders(self, count: int = 1, **options: Any) -> list[str]:
+        response = self.control.post("/orders", json={"count": count, "shop_id": 2001, **options})
+        assert response.status_code == 200, response.text
+        return list(response.json()["orders"])
+
+    def order(self, **options: Any) -> str:
+        return self.orders(1, **options)[0]
+
+    def raw(self, order_id: str) -> dict[str, Any]:
+        response = self.control.get(f"/orders/{order_id}")
+        assert response.status_code == 200, response.text
+        return response.json()
+
+    def post(self, path: str, body: dict[str, Any] | None = None) -> dict[str, Any]:
+        response = self.control.post(path, json=body or {})
+        assert response.status_code == 200, response.text
+        return response.json()
+
+    def advance(self, seconds: float) -> None:
+        self.post("/clock", {"advance_seconds": seconds})
+
+    def settings(self, **changes: Any) -> dict[str, Any]:
+        response = self.control.put("/settings", json=changes)
+        assert response.status_code == 200, response.text
+        return response.json()
+
+    def fault(self, kind: str, **options: Any) -> dict[str, Any]:
+        return self.post("/faults", {"kind": kind, **options})
+
+    def calls(self, **params: str) -> list[dict[str, Any]]:
+        return list(self.control.get("/calls", params=params).json()["calls"])
+
+    # seller helpers (La Redoute shop)
+    def accept(self, order_id: str, accepted: bool = True) -> httpx.Response:
+        lines = self.raw(order_id)["order_lines"]
+        return self.lr.put(f"/api/orders/{order_id}/accept", json={
+            "order_lines": [{"id": ln["order_line_id"], "accepted": accepted} for ln in lines]})
+
+    def to_shipping(self, order_id: str) -> dict[str, Any]:
+        assert self.accept(order_id).status_code == 204
+        return self.post(f"/orders/{order_id}/payment", {"outcome": "validate"})
+
+    def shipped(self, order_id: str) -> dict[str, Any]:
+        self.to_shipping(order_id)
+        tracked = self.lr.put(f"/api/orders/{order_id}/tracking",
+                              json={"carrier_code": "COLISSIMO", "tracking_number": "6A12345678901"})
+        assert tracked.status_code == 204, tracked.text
+        assert self.lr.put(f"/api/orders/{order_id}/ship").status_code == 204
+        return self.raw(order_id)
+
+    def refund(self, *refunds: dict[str, Any]) -> httpx.Response:
+        return self.lr.put("/api/orders/refund", json={"refunds": list(refunds)})
+
+
+def start_sandbox(config: SandboxConfig) -> Iterator[Sandbox]:
+    app = create_sandbox_app(config)
+    with LiveServer(app) as server:
+        sandbox = Sandbox(server, app)
+        try:
+            yield sandbox
+        finally:
+            sandbox.close()
+
+
+@pytest.fixture
+def sandbox() -> Iterator[Sandbox]:
+    yield from start_sandbox(SandboxConfig(seed=42, timings=manual_timings(), tick_interval=0.05))
+
+
+def assert_mirakl_error(response: httpx.Response, status: int, code: str | None = None) -> dict:
+    assert response.status_code == status, response.text
+    body = response.json()
+    assert body["status"] == status and body["message"], body
+    if code is not None:
+        assert body.get("code") == code, body
+    return body
