@@ -149,14 +149,18 @@ class OrderService(Application[UUID]):
         return ImportResult(order, created=True)
 
     def import_orders(self, batch: Iterable[Mapping[str, Any]]) -> int:
+        """Import many orders in one write; returns how many were new."""
+        return sum(result.created for result in self.import_batch(batch))
+
+    def import_batch(self, batch: Iterable[Mapping[str, Any]]) -> list[ImportResult]:
         """Import many orders in one write; falls back to one by one when some exist already."""
         batch = [dict(fields) for fields in batch]
         orders = [Order.import_(**fields) for fields in batch]
         try:
             self.save(*orders)
         except IntegrityError:
-            return sum(self.import_order(**fields).created for fields in batch)
-        return len(orders)
+            return [self.import_order(**fields) for fields in batch]
+        return [ImportResult(order, created=True) for order in orders]
 
     # ---------------------------------------------------------------- merchant commands
 

@@ -88,10 +88,13 @@ def _worker(settings: Settings) -> int:
 
 
 def _sandbox(args: argparse.Namespace) -> int:
+    from sandbox.config import SandboxConfig, Timings
     from sandbox.server import run
 
-    run(args.host, args.port, demo_orders_per_minute=args.demo_rate,
-        payment_delay=args.payment_delay, seed=args.seed)
+    timings = Timings(demo_orders_per_minute=args.demo_rate)
+    if args.payment_delay is not None:
+        timings.payment_delay = args.payment_delay
+    run(args.host, args.port, SandboxConfig(seed=args.seed, timings=timings))
     return 0
 
 

@@ -177,12 +177,12 @@ class OrderImporter:
             [order_id_for(self.channel, view.order_id) for view, _ in todo]
         )
         new = [(v, r) for v, r in todo if order_id_for(self.channel, v.order_id) not in existing]
-        imported = self._import_new(new, run, now)
+        imported, present = self._import_new(new, run, now)
 
-        done: list[tuple[str, str, float]] = []
+        done: list[tuple[str, str, float, str]] = []
         for view, _raw in todo:
             oid = order_id_for(self.channel, view.order_id)
-            if oid not in existing and oid not in imported:
+            if oid not in existing and oid not in present:
                 continue
             try:
                 changed = self.reconcile(oid, view)
@@ -204,7 +204,8 @@ class OrderImporter:
 
     def _import_new(
         self, new: list[tuple[MarketplaceOrder, Mapping[str, Any]]], run: ImportRun, now: float
-    ) -> set[UUID]:
+    ) -> tuple[set[UUID], set[UUID]]:
+        """Import the new orders; returns (ids created here, ids now in the store)."""
         batch: list[dict[str, Any]] = []
         for view, raw in new:
             try:
@@ -213,13 +214,14 @@ class OrderImporter:
                 self._error(view.order_id, "unparsable", str(exc), exc.field, view.state, now)
                 run.errors += 1
         if not batch:
-            return set()
+            return set(), set()
         try:
-            self.service.import_orders(batch)
-            created = {order_id_for(self.channel, f["marketplace_order_id"]) for f in batch}
+            results = self.service.import_batch(batch)
+            created = {r.order.id for r in results if r.created}
+            present = {r.order.id for r in results}
         except DomainError:
             # One order breaks a rule: import them one by one to find and record it.
-            created = set()
+            created, present = set(), set()
             for fields in batch:
                 try:
                     result = self.service.import_order(**fields)
@@ -228,10 +230,15 @@ class OrderImporter:
                                 getattr(exc, "field", None), None, now)
                     run.errors += 1
                     continue
-                created.add(result.order.id)
+                present.add(result.order.id)
+                if result.created:
+                    created.add(result.order.id)
         run.imported += len(created)
-        run.imported_ids.extend(f["marketplace_order_id"] for f in batch)
-        return created
+        run.imported_ids.extend(
+            f["marketplace_order_id"] for f in batch
+            if order_id_for(self.channel, f["marketplace_order_id"]) in created
+        )
+        return created, present
 
     def _auto_accept(self, order_id: UUID) -> None:
         try:
