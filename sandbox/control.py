@@ -199,7 +199,7 @@ def arm_fault(body: FaultSpec, faults: FaultsDep) -> dict[str, Any]:
 
 @router.get("/faults", response_model=FaultList, summary="List armed faults")
 def list_faults(faults: FaultsDep) -> dict[str, Any]:
-    return {"faults": [f.as_dict() for f in faults.list()]}
+    return {"faults": [f.as_dict() for f in faults.armed()]}
 
 
 @router.delete("/faults", response_model=FaultList, summary="Disarm every fault")

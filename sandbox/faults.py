@@ -75,7 +75,7 @@ class FaultBook:
                  method=fault.method, path_contains=fault.path_contains)
         return fault
 
-    def list(self) -> list[Fault]:
+    def armed(self) -> list[Fault]:
         with self._lock:
             return [Fault(**f.as_dict()) for f in self._faults]
 

@@ -60,6 +60,7 @@ from sandbox.orders import (
 log = structlog.get_logger("sandbox")
 
 UNKNOWN_STATE = "WAITING_SCORING"  # a state our service has never heard of, for robustness tests
+MAX_TRACKING_LENGTH = 32  # La Redoute's limit (seller guide, 5.3)
 TIMED_STATES = frozenset({WAITING_ACCEPTANCE, WAITING_DEBIT_PAYMENT, SHIPPED, RECEIVED})
 
 
@@ -206,8 +207,8 @@ class Marketplace:
                                   "ORDER_LINE_NOT_FOUND")
             missing = sorted(known - seen)
             if missing:
-                raise MiraklError(400, f"No acceptance decision for order lines {', '.join(missing)}",
-                                  "ORDER_LINE_ACCEPTANCE_DECISION_MISSING")
+                raise MiraklError(400, "No acceptance decision for order lines "
+                                  + ", ".join(missing), "ORDER_LINE_ACCEPTANCE_DECISION_MISSING")
             accepted = dict(decisions)
             for line in raw["order_lines"]:
                 line["order_line_state"] = (
@@ -236,6 +237,12 @@ class Marketplace:
             raw = stored.raw
             if raw["order_state"] not in (SHIPPING, SHIPPED):
                 raise _invalid_state(raw, "update its tracking")
+            if tracking_number and len(tracking_number) > MAX_TRACKING_LENGTH:
+                raise MiraklError(400, f"Tracking number longer than {MAX_TRACKING_LENGTH} "
+                                  "characters", "VALIDATION_ERROR")
+            if carrier_url and not carrier_url.startswith(("http://", "https://")):
+                raise MiraklError(400, "carrier_url must start with http:// or https://",
+                                  "VALIDATION_ERROR")
             if carrier_code:
                 if carrier_code not in CARRIERS_BY_CODE:
                     raise MiraklError(400, f"Unknown carrier code {carrier_code}",
@@ -480,7 +487,7 @@ class Marketplace:
 
     @staticmethod
     def _corrupt(stored: StoredOrder, how: str | None) -> None:
-        """Orders a robust client must survive: no lines, a price that is not a number, a new state."""
+        """Orders a robust client must survive: no lines, a non-numeric price, a new state."""
         raw = stored.raw
         if how == "no_lines":
             raw["order_lines"] = []
@@ -530,7 +537,7 @@ class Marketplace:
             return copy.deepcopy(stored.raw)
 
     def force_state(self, order_id: str, state: str) -> RawOrder:
-        """Any state string at all, lines untouched: for tests of states the client must not know."""
+        """Any state string, lines untouched: for tests of states the client does not know."""
         with self._lock:
             now = self._progress()
             stored = self._any_order(order_id)

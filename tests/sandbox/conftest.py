@@ -84,7 +84,8 @@ class Sandbox:
     def shipped(self, order_id: str) -> dict[str, Any]:
         self.to_shipping(order_id)
         tracked = self.lr.put(f"/api/orders/{order_id}/tracking",
-                              json={"carrier_code": "COLISSIMO", "tracking_number": "6A12345678901"})
+                              json={"carrier_code": "COLISSIMO",
+                                    "tracking_number": "6A12345678901"})
         assert tracked.status_code == 204, tracked.text
         assert self.lr.put(f"/api/orders/{order_id}/ship").status_code == 204
         return self.raw(order_id)

@@ -85,6 +85,12 @@ def test_tracking_with_an_unregistered_carrier_keeps_its_name_and_url(sandbox: S
                         "CARRIER_NOT_FOUND")
     assert_mirakl_error(sandbox.lr.put(url, json={"tracking_number": "1"}), 400,
                         "VALIDATION_ERROR")
+    assert_mirakl_error(sandbox.lr.put(url, json={"carrier_name": "Dupont",
+                                                  "carrier_url": "dupont.example/XK-42"}), 400,
+                        "VALIDATION_ERROR")
+    assert_mirakl_error(sandbox.lr.put(url, json={"carrier_code": "UPS",
+                                                  "tracking_number": "1" * 33}), 400,
+                        "VALIDATION_ERROR")
     assert sandbox.lr.put(url, json={"carrier_name": "Transports Dupont",
                                      "carrier_url": "https://dupont.example/suivi/XK-42",
                                      "tracking_number": "XK-42"}).status_code == 204
