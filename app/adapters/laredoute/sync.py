@@ -13,17 +13,19 @@ recorded in `import_errors` with the reason and does not stop the others.
 from __future__ import annotations
 
 import hashlib
+import threading
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from queue import Full, Queue
 from typing import Any
 from uuid import UUID
 
 import orjson
 import structlog
 
-from app.adapters.laredoute.client import MiraklClient
+from app.adapters.laredoute.client import MiraklClient, OrdersPage
 from app.adapters.laredoute.mapping import (
     MarketplaceOrder,
     UnparsableOrder,
@@ -105,9 +107,8 @@ class OrderImporter:
         since = None if cursor is None else datetime.fromtimestamp(cursor - self.overlap, UTC)
         latest = cursor
         try:
-            for page in self.client.iter_order_pages(
-                start_update_date=since, page_size=self.page_size
-            ):
+            pages = self.client.iter_order_pages(start_update_date=since, page_size=self.page_size)
+            for page in _prefetched(pages):
                 run.pages += 1
                 run.fetched += len(page.orders)
                 page_latest = self.sync_page(page.orders, run)
@@ -185,7 +186,7 @@ class OrderImporter:
             if oid not in existing and oid not in present:
                 continue
             try:
-                changed = self.reconcile(oid, view)
+                changed = self.reconcile(oid, view, present.get(oid))
             except (DomainError, UnparsableOrder) as exc:
                 self._error(view.order_id, "unreconciled", str(exc), getattr(exc, "field", None),
                             view.state, now)
@@ -199,13 +200,12 @@ class OrderImporter:
             done.append((view.order_id, view.state, view.last_updated.timestamp(),
                          digests[view.order_id]))
         self.store.mark_seen(self.channel, done, at=now)
-        self.store.resolve_errors(self.channel, [d[0] for d in done], at=now)
         return latest
 
     def _import_new(
         self, new: list[tuple[MarketplaceOrder, Mapping[str, Any]]], run: ImportRun, now: float
-    ) -> tuple[set[UUID], set[UUID]]:
-        """Import the new orders; returns (ids created here, ids now in the store)."""
+    ) -> tuple[set[UUID], dict[UUID, Order]]:
+        """Import the new orders; returns the ids created here and each order now stored."""
         batch: list[dict[str, Any]] = []
         for view, raw in new:
             try:
@@ -214,14 +214,14 @@ class OrderImporter:
                 self._error(view.order_id, "unparsable", str(exc), exc.field, view.state, now)
                 run.errors += 1
         if not batch:
-            return set(), set()
+            return set(), {}
         try:
             results = self.service.import_batch(batch)
             created = {r.order.id for r in results if r.created}
-            present = {r.order.id for r in results}
+            present = {r.order.id: r.order for r in results}
         except DomainError:
             # One order breaks a rule: import them one by one to find and record it.
-            created, present = set(), set()
+            created, present = set(), {}
             for fields in batch:
                 try:
                     result = self.service.import_order(**fields)
@@ -230,7 +230,7 @@ class OrderImporter:
                                 getattr(exc, "field", None), None, now)
                     run.errors += 1
                     continue
-                present.add(result.order.id)
+                present[result.order.id] = result.order
                 if result.created:
                     created.add(result.order.id)
         run.imported += len(created)
@@ -257,28 +257,35 @@ class OrderImporter:
 
     # ---------------------------------------------------------------- one order
 
-    def reconcile(self, order_id: UUID, view: MarketplaceOrder, attempts: int = 3) -> bool:
-        """Move our order forward to the marketplace's state; True if anything changed."""
+    def reconcile(
+        self, order_id: UUID, view: MarketplaceOrder, order: Order | None = None,
+        attempts: int = 3,
+    ) -> bool:
+        """Move our order forward to the marketplace's state; True if anything changed.
+
+        `order` is the order as just read or imported, when the caller has it.
+        """
         for attempt in range(attempts):
             try:
-                return self._reconcile(order_id, view)
+                return self._reconcile(order_id, view, order if attempt == 0 else None)
             except VersionConflict:
                 # Another writer (the API, another worker) got there first: read again.
                 if attempt == attempts - 1:
                     raise
         return False
 
-    def _reconcile(self, order_id: UUID, view: MarketplaceOrder) -> bool:
-        service = self.service
+    def _reconcile(self, order_id: UUID, view: MarketplaceOrder, order: Order | None) -> bool:
         changed = False
         at = view.last_updated
+        order = order or self.service.get_order(order_id)
         for _ in range(8):
-            order = service.get_order(order_id)
             step = self._next_step(order, view, at)
             if step is None:
                 break
-            step()
+            order = step()
             changed = True
+        if not order.refunds:
+            return changed
         return self._reconcile_refunds(order_id, view, at) or changed
 
     def _next_step(
@@ -396,6 +403,41 @@ class OrderImporter:
         if ours == RefundStatus.REFUNDING and all(s == RefundStatus.REFUNDED for s in theirs):
             return lambda: service.complete_refund(order_id, refund_id, at=at)
         return None
+
+
+def _prefetched(pages: Iterator[OrdersPage]) -> Iterator[OrdersPage]:
+    """The same pages, the next one fetched while the caller works on the current one."""
+    queue: Queue[tuple[str, Any]] = Queue(maxsize=1)
+    stop = threading.Event()
+
+    def fetch() -> None:
+        try:
+            for page in pages:
+                while not stop.is_set():
+                    try:
+                        queue.put(("page", page), timeout=0.1)
+                        break
+                    except Full:
+                        continue
+                if stop.is_set():
+                    return
+            queue.put(("end", None))
+        except BaseException as exc:  # noqa: BLE001 - handed to the consumer, raised there
+            queue.put(("error", exc))
+
+    thread = threading.Thread(target=fetch, name="or11-prefetch", daemon=True)
+    thread.start()
+    try:
+        while True:
+            kind, value = queue.get()
+            if kind == "end":
+                return
+            if kind == "error":
+                raise value
+            yield value
+    finally:
+        stop.set()
+        thread.join(timeout=5)
 
 
 def _digest(raw: Mapping[str, Any]) -> str:

@@ -137,10 +137,17 @@ class SyncStore:
     def mark_seen(
         self, channel: str, rows: Sequence[tuple[str, str, float, str]], *, at: float
     ) -> None:
-        """Record (order id, state, last update date, digest) of orders just applied."""
+        """Record (order id, state, last update date, digest) of orders just applied, and
+        resolve their open import errors."""
         if not rows:
             return
+        marks = ", ".join(["%s"] * len(rows))
         with self.db.transaction() as tx:
+            tx.execute(
+                f"UPDATE import_errors SET resolved_at = %s WHERE channel = %s"
+                f" AND resolved_at IS NULL AND marketplace_order_id IN ({marks})",
+                (at, channel, *(row[0] for row in rows)),
+            )
             tx.executemany(
                 "INSERT INTO marketplace_orders (channel, marketplace_order_id, state,"
                 " last_updated, digest, seen_at) VALUES (%s, %s, %s, %s, %s, %s)"
@@ -265,9 +272,13 @@ class SyncStore:
         error: str | None = None,
         error_code: str | None = None,
         result: dict[str, Any] | None = None,
-        reset_attempts: bool = False,
+        requeue: bool = False,
     ) -> bool:
-        """Move an action if it is still in one of `from_states`; False when it was not."""
+        """Move an action if it is still in one of `from_states`; False when it was not.
+
+        `requeue` (an operator's retry): attempts count from 0 again and so does the expiry
+        delay, which otherwise runs from the action's creation.
+        """
         sets = ["state = %s", "updated_at = %s", "last_error = %s", "error_code = %s"]
         params: list[Any] = [to_state, at, error, error_code]
         if next_attempt_at is not None:
@@ -275,8 +286,9 @@ class SyncStore:
             params.append(next_attempt_at)
         if attempt:
             sets.append("attempts = attempts + 1")
-        if reset_attempts:
-            sets.append("attempts = 0")
+        if requeue:
+            sets.extend(["attempts = 0", "queued_at = %s"])
+            params.append(at)
         if result is not None:
             sets.append("result = %s")
             params.append(json.dumps(result))
@@ -294,7 +306,7 @@ class SyncStore:
             tx.execute(
                 "UPDATE marketplace_actions SET state = 'expired', updated_at = %s,"
                 " last_error = 'not confirmed by the marketplace within the expiry delay'"
-                " WHERE state IN ('pending', 'sent') AND created_at < %s",
+                " WHERE state IN ('pending', 'sent') AND COALESCE(queued_at, created_at) < %s",
                 (at, before),
             )
             return tx.rowcount
