@@ -121,7 +121,7 @@ class OrderImporter:
         run.cursor = latest
         run.finished_at = self.clock()
         self.store.save_cursor(self.channel, latest, at=run.finished_at, orders=run.fetched)
-        log.info(
+        (log.info if run.fetched or run.errors else log.debug)(
             "orders_import_round",
             channel=self.channel,
             pages=run.pages,
