@@ -163,7 +163,7 @@ def retry_action(
                            f"order {order_id} has no action {action_id}")
     now = service.clock().timestamp()
     if not store.move_action(action_id, from_states=["failed", "expired"], to_state="pending",
-                             at=now, next_attempt_at=now, reset_attempts=True):
+                             at=now, next_attempt_at=now, requeue=True):
         raise ProblemError(
             409, "invalid-status", "The action cannot be retried",
             f"action {action_id} is {action.state}; only failed or expired actions are retried",
