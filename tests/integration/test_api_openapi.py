@@ -35,8 +35,18 @@ def _documented_routes(app) -> Iterator[tuple[str, str, APIRoute]]:
 
 
 def _is_command(method: str, path: str) -> bool:
-    """A command is a POST on one order: it needs If-Match and takes an Idempotency-Key."""
-    return method == "POST" and "{order_id}" in path
+    """A command is a POST on one order: it needs If-Match and takes an Idempotency-Key.
+
+    Retrying a marketplace action changes the action's delivery state, not the order: it
+    moves only a failed or expired action, so a second call is answered 409.
+    """
+    return method == "POST" and "{order_id}" in path and "/actions/" not in path
+
+
+def test_the_action_retry_documents_its_problems(document) -> None:
+    operation = document["paths"]["/v1/orders/{order_id}/actions/{action_id}/retry"]["post"]
+    for code in ("404", "409", "422"):
+        assert PROBLEM_JSON in operation["responses"][code]["content"], code
 
 
 @pytest.fixture(scope="module")
