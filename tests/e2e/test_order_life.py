@@ -9,9 +9,15 @@ from __future__ import annotations
 from decimal import Decimal
 
 import httpx
+import pytest
+from pydantic import SecretStr
+from structlog.testing import capture_logs
 
+from app.adapters.laredoute.client import MiraklClient
+from app.adapters.laredoute.errors import UpstreamRefused
 from app.domain.order import OrderStatus, RefundStatus
-from tests.e2e.harness import Harness
+from app.logs import configure_logging
+from tests.e2e.harness import LABRANDBOUTIQUE_KEY, LAREDOUTE_KEY, Harness
 
 
 def _operations(market: Harness, marketplace_order_id: str) -> list[str]:
@@ -213,3 +219,29 @@ def test_refund_refusal_and_status_of_a_refund_in_flight(market: Harness) -> Non
             market.post(f"/refunds/{refund['id']}", {"action": "refuse", "reason": "FRAUD"})
     market.import_round()
     assert market.order(mid).status == OrderStatus.REFUND_REFUSED
+
+
+def test_the_shop_api_keys_never_reach_the_logs(market: Harness) -> None:
+    """A whole round trip, a refused call and a wrong key: no log entry carries a key."""
+    configure_logging("DEBUG", "json")  # every event, debug included, reaches the capture
+    try:
+        with capture_logs() as entries:
+            (mid,) = market.generate(1)
+            market.import_round()
+            market.import_round("labrandboutique")
+            market.service.accept(market.order(mid).id)
+            market.post("/clock", {"advance_seconds": 73 * 3600})  # the accept is refused
+            market.deliver_until_settled()
+            with MiraklClient(market.url, SecretStr(LAREDOUTE_KEY + "-revoked"), 2001) as wrong:
+                with pytest.raises(UpstreamRefused) as refused:
+                    wrong.list_orders()
+    finally:
+        configure_logging("WARNING", "console")
+    assert [a.state for a in market.actions(mid)] == ["failed"]
+    assert refused.value.status == 401
+    assert {"mirakl_call", "orders_import_round", "marketplace_action_refused"} <= {
+        e["event"] for e in entries
+    }
+    text = repr(entries) + str(refused.value) + repr(refused.value)
+    for key in (LAREDOUTE_KEY, LABRANDBOUTIQUE_KEY):
+        assert key not in text
