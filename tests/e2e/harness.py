@@ -138,6 +138,16 @@ class Harness:
             assert time.monotonic() < deadline, f"actions still open: {counts}"
             time.sleep(0.05)
 
+    def to_ship(self, **options: Any) -> Order:
+        """A new order, imported, accepted, paid on the marketplace: waiting for shipment."""
+        (mid,) = self.generate(1, **options)
+        self.import_round()
+        self.service.accept(self.order(mid).id)
+        self.deliver_until_settled()
+        self.post(f"/orders/{mid}/payment", {"outcome": "validate"})
+        self.import_round()
+        return self.order(mid)
+
     def order(self, marketplace_order_id: str, channel: str = "laredoute") -> Order:
         order = self.service.find_order(channel, marketplace_order_id)
         assert order is not None, f"{marketplace_order_id} is not imported"

@@ -102,13 +102,8 @@ def test_an_order_goes_from_new_to_paid_and_is_refunded_in_part_then_refused(mar
 
 
 def test_a_partial_cancellation_then_the_rest_cancels_the_order(market: Harness) -> None:
-    (mid,) = market.generate(1, lines=3)
-    market.import_round()
-    order = market.order(mid)
-    market.service.accept(order.id)
-    market.deliver_until_settled()
-    market.post(f"/orders/{mid}/payment", {"outcome": "validate"})
-    market.import_round()
+    order = market.to_ship(lines=3)
+    mid = order.marketplace_order_id
 
     first = order.lines[0]
     market.service.cancel(order.id, reason="Rupture de stock", lines=[(first.line_id, first.quantity)])
@@ -202,13 +197,8 @@ def test_both_channels_import_their_own_shop(market: Harness) -> None:
 
 def test_refund_refusal_and_status_of_a_refund_in_flight(market: Harness) -> None:
     """A refund asked for on a shipped (not yet paid) order, refused by La Redoute."""
-    (mid,) = market.generate(1, lines=1)
-    market.import_round()
-    order = market.order(mid)
-    market.service.accept(order.id)
-    market.deliver_until_settled()
-    market.post(f"/orders/{mid}/payment", {"outcome": "validate"})
-    market.import_round()
+    order = market.to_ship(lines=1)
+    mid = order.marketplace_order_id
     market.service.ship(order.id, tracking_number="XY123", carrier="Chronopost")
     market.deliver_until_settled()
     market.service.request_refund(order.id, reason="Colis perdu", refund_shipping=True)
