@@ -16,7 +16,9 @@ import httpx
 from openapi_core import Config, OpenAPI
 from openapi_core.testing import MockRequest, MockResponse
 
-SPEC_PATH = Path(__file__).resolve().parents[3] / "shared" / "reference" / "mirakl-mmp-seller-openapi.json"
+# A copy of Mirakl's published seller API (MMP, OpenAPI 3.1), kept with the tests so that they
+# run wherever the repository is cloned.
+SPEC_PATH = Path(__file__).resolve().parent / "mirakl-mmp-seller-openapi.json"
 # The spec's server; the sandbox's own host is swapped for it before matching paths.
 SPEC_SERVER = "https://your-instance.mirakl.net"
 
