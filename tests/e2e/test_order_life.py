@@ -235,3 +235,25 @@ def test_the_shop_api_keys_never_reach_the_logs(market: Harness) -> None:
     text = repr(entries) + str(refused.value) + repr(refused.value)
     for key in (LAREDOUTE_KEY, LABRANDBOUTIQUE_KEY):
         assert key not in text
+
+
+def test_a_refund_made_on_the_marketplace_is_reported_not_taken_for_ours(market: Harness) -> None:
+    order = market.to_ship(lines=1)
+    mid = order.marketplace_order_id
+    market.service.ship(order.id, tracking_number="6A999", carrier="Colissimo")
+    market.deliver_until_settled()
+    line = market.raw(mid)["order_lines"][0]
+    reasons = httpx.get(f"{market.url}/api/reasons",
+                        headers={"Authorization": LAREDOUTE_KEY}).json()["reasons"]
+    reason = next(r["code"] for r in reasons if r["type"] == "REFUND")
+    httpx.put(f"{market.url}/api/orders/refund", headers={"Authorization": LAREDOUTE_KEY},
+              json={"refunds": [{"order_line_id": line["order_line_id"], "amount": 1.00,
+                                 "shipping_amount": 0, "quantity": 0,
+                                 "reason_code": reason}]}).raise_for_status()
+    run = market.import_round()
+    assert run.errors == 1
+    (error,) = market.sync.store.errors(channel="laredoute")
+    assert (error.marketplace_order_id, error.kind, error.field) == (
+        mid, "unreconciled", "order_lines.refunds")
+    assert "were made on the marketplace" in error.reason
+    assert market.order(mid).refunds == []

@@ -284,7 +284,7 @@ class OrderImporter:
                 break
             order = step()
             changed = True
-        if not order.refunds:
+        if not order.refunds and not view.refunds:
             return changed
         return self._reconcile_refunds(order_id, view, at) or changed
 
@@ -352,9 +352,34 @@ class OrderImporter:
 
     def _reconcile_refunds(self, order_id: UUID, view: MarketplaceOrder, at: datetime) -> bool:
         links = self.store.refund_links(order_id)
-        if not links:
-            return False
-        by_id = {r.id: r for line in view.lines for r in line.refunds}
+        changed = self._follow_refunds(order_id, view, at, links) if links else False
+        self._check_foreign_refunds(order_id, view, links)
+        return changed
+
+    def _check_foreign_refunds(
+        self, order_id: UUID, view: MarketplaceOrder, links: dict[str, list[str]]
+    ) -> None:
+        """Refunds made on the marketplace that none of our requests created are reported.
+
+        While one of our refund requests is still on its way its refunds may not be linked
+        yet (its answer was lost): they are not reported then.
+        """
+        ours = {mid for ids in links.values() for mid in ids}
+        foreign = sorted(r.id for r in view.refunds if r.id not in ours)
+        if not foreign:
+            return
+        if any(a.kind == "refund" and a.state in ("pending", "sent")
+               for a in self.store.actions_of(order_id)):
+            return
+        raise UnparsableOrder(
+            "order_lines.refunds",
+            f"refunds {', '.join(foreign)} were made on the marketplace, not asked for here",
+        )
+
+    def _follow_refunds(
+        self, order_id: UUID, view: MarketplaceOrder, at: datetime, links: dict[str, list[str]]
+    ) -> bool:
+        by_id = {r.id: r for r in view.refunds}
         changed = False
         for _ in range(8):
             order = self.service.get_order(order_id)
