@@ -69,6 +69,15 @@ class HistoryEntry:
     version: int
     timestamp: datetime
     data: dict[str, Any]
+    actor: dict[str, str] | None = None
+    correlation_id: str | None = None
+
+
+# Attributes every event has; the history shows an event's own data apart from them.
+_EVENT_ENVELOPE = frozenset(
+    {"originator_id", "originator_version", "timestamp", "originator_topic", "actor",
+     "correlation_id"}
+)
 
 
 @dataclass(frozen=True)
@@ -119,11 +128,9 @@ class OrderService(Application[UUID]):
                 type=type(e).__name__,
                 version=e.originator_version,
                 timestamp=e.timestamp,
-                data={
-                    k: v
-                    for k, v in vars(e).items()
-                    if k not in {"originator_id", "originator_version", "timestamp", "originator_topic"}
-                },
+                data={k: v for k, v in vars(e).items() if k not in _EVENT_ENVELOPE},
+                actor=vars(e).get("actor"),
+                correlation_id=vars(e).get("correlation_id"),
             )
             for e in self.repository.event_store.get(order_id)
         ]

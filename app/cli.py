@@ -98,6 +98,61 @@ def _sandbox(args: argparse.Namespace) -> int:
     return 0
 
 
+def _keys(settings: Settings, args: argparse.Namespace) -> int:
+    from datetime import UTC, datetime
+    from pathlib import Path
+
+    from app.adapters.api_keys import ApiKeyStore, InvalidKeyRequest
+    from app.adapters.db import open_database
+
+    def when(epoch: float | None) -> str:
+        return datetime.fromtimestamp(epoch, UTC).strftime("%Y-%m-%d %H:%M:%S") if epoch else "-"
+
+    db = open_database(settings)
+    store = ApiKeyStore(db)
+    try:
+        if args.action == "create":
+            try:
+                key, secret = store.create(args.name, args.role)
+            except InvalidKeyRequest as exc:
+                print(f"cannot create the key: {exc}", file=sys.stderr)
+                return 2
+            print(secret)
+            print(f"key {key.name!r} ({key.role}) created; it is shown once, keep it now",
+                  file=sys.stderr)
+            return 0
+        if args.action == "list":
+            print(f"{'name':<24} {'role':<11} {'prefix':<9} {'created':<20} {'last used':<20} revoked")
+            for key in store.list():
+                print(f"{key.name:<24} {key.role:<11} {key.prefix:<9} {when(key.created_at):<20} "
+                      f"{when(key.last_used_at):<20} {when(key.revoked_at)}")
+            return 0
+        if args.action == "revoke":
+            revoked = store.revoke(args.name)
+            if revoked is None:
+                print(f"no key named {args.name!r}", file=sys.stderr)
+                return 2
+            print(f"key {args.name!r} revoked", file=sys.stderr)
+            return 0
+        # demo: a development operator key kept in a file, made again when it no longer works
+        path = Path(args.file)
+        if path.exists() and store.authenticate(path.read_text().strip()) is not None:
+            print(path.read_text().strip())
+            return 0
+        name = "demo-operator"
+        if store.get(name) is not None:
+            store.revoke(name)
+            name = f"demo-operator-{int(datetime.now(UTC).timestamp())}"
+        _, secret = store.create(name, "operator")
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(secret + "\n")
+        path.chmod(0o600)
+        print(secret)
+        return 0
+    finally:
+        db.close()
+
+
 def _projections(settings: Settings, action: str, name: str | None, in_place: bool) -> int:
     from app.adapters.db import open_database
     from app.application import open_service
@@ -157,6 +212,19 @@ def main(argv: list[str] | None = None) -> int:
     sandbox.add_argument("--payment-delay", type=float, default=None,
                          help="seconds before an accepted order's payment is validated")
     sandbox.add_argument("--seed", type=int, default=None)
+    keys = commands.add_parser("keys", help="API keys: create, list, revoke")
+    key_actions = keys.add_subparsers(dest="action", required=True)
+    create = key_actions.add_parser("create", help="create a key and print it (shown once)")
+    create.add_argument("--name", required=True)
+    create.add_argument("--role", required=True,
+                        choices=["admin", "operator", "auditor", "integrator"])
+    key_actions.add_parser("list", help="every key: name, role, created, last used, revoked")
+    revoke = key_actions.add_parser("revoke", help="revoke a key: it stops working at once")
+    revoke.add_argument("name")
+    demo = key_actions.add_parser(
+        "demo", help="print the development operator key kept in FILE, creating it if needed"
+    )
+    demo.add_argument("--file", default="var/demo-operator.key")
     projections = commands.add_parser("projections", help="inspect and rebuild read models")
     actions = projections.add_subparsers(dest="action", required=True)
     actions.add_parser("status", help="position, lag and state of each projection")
@@ -178,6 +246,8 @@ def main(argv: list[str] | None = None) -> int:
     configure_logging(settings.log_level, settings.log_format)
     if args.command == "worker":
         return _worker(settings)
+    if args.command == "keys":
+        return _keys(settings, args)
     if args.command == "migrate":
         return _migrate(settings)
     if args.command == "projections":

@@ -40,6 +40,8 @@ class Settings(BaseSettings):
     db_pool_size: int = Field(default=10, ge=1, le=200)
     migrations_dir: Path = _REPO_ROOT / "migrations"
     max_body_bytes: int = Field(default=1_000_000, ge=1024)
+    # Requests per API key per minute (a moving window, per process).
+    rate_limit_per_minute: int = Field(default=600, ge=1, le=1_000_000)
     # Projections run in the service process unless a separate worker runs them.
     run_projections: bool = True
     projection_batch_size: int = Field(default=1000, ge=1, le=100_000)

@@ -22,8 +22,10 @@ from app.api.app import create_app
 from app.application import OrderService, open_service
 from app.config import Settings
 from app.logs import configure_logging
-from tests.support import FakeClock
+from tests.support import FakeClock, bearer, make_api_key
 
+# Suites send many requests with one key; the rate limit has tests of its own.
+TEST_RATE_LIMIT = 1_000_000
 DEFAULT_ADMIN_URL = "postgresql://postgres@127.0.0.1:5432/postgres"
 
 configure_logging("WARNING", "console")
@@ -83,7 +85,8 @@ def settings(request: pytest.FixtureRequest, tmp_path: Path) -> Settings:
     """Settings of an empty, migrated store: SQLite file or PostgreSQL database."""
     if request.param == "sqlite":
         settings = Settings(
-            DATABASE_URL=f"sqlite:///{tmp_path / 'oms.sqlite3'}", environment="test"
+            DATABASE_URL=f"sqlite:///{tmp_path / 'oms.sqlite3'}", environment="test",
+            rate_limit_per_minute=TEST_RATE_LIMIT,
         )
         db = open_database(settings)
         migrate(db, settings.migrations_dir)
@@ -91,7 +94,7 @@ def settings(request: pytest.FixtureRequest, tmp_path: Path) -> Settings:
         return settings
     url = request.getfixturevalue("pg_database_url")
     _empty_postgres(url)
-    return Settings(DATABASE_URL=url, environment="test")
+    return Settings(DATABASE_URL=url, environment="test", rate_limit_per_minute=TEST_RATE_LIMIT)
 
 
 @pytest.fixture
@@ -112,6 +115,12 @@ def app(settings: Settings, clock: FakeClock):
 
 
 @pytest.fixture
-def client(app) -> Iterator[TestClient]:
-    with TestClient(app, raise_server_exceptions=False) as test_client:
+def operator_key(settings: Settings) -> str:
+    """An operator's API key in the test's store: what the API suites act as."""
+    return make_api_key(settings, "operator", "test-operator")
+
+
+@pytest.fixture
+def client(app, operator_key: str) -> Iterator[TestClient]:
+    with TestClient(app, raise_server_exceptions=False, headers=bearer(operator_key)) as test_client:
         yield test_client

@@ -76,6 +76,25 @@ def order_fields(marketplace_order_id: str = "LR-TUNIC-001", **overrides: Any) -
     }
 
 
+def make_api_key(settings: Any, role: str = "operator", name: str | None = None) -> str:
+    """A new API key of `role` in the store `settings` names; returns the key itself."""
+    import uuid as _uuid
+
+    from app.adapters.api_keys import ApiKeyStore
+    from app.adapters.db import open_database
+
+    db = open_database(settings)
+    try:
+        _, key = ApiKeyStore(db).create(name or f"test-{role}-{_uuid.uuid4().hex[:8]}", role)
+    finally:
+        db.close()
+    return key
+
+
+def bearer(key: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {key}"}
+
+
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
@@ -85,7 +104,9 @@ def free_port() -> int:
 class LiveServer:
     """Serves an ASGI app with uvicorn on a loopback port, in a thread."""
 
-    def __init__(self, app: Any) -> None:
+    def __init__(self, app: Any, headers: dict[str, str] | None = None) -> None:
+        # Headers its clients send (an API key): `httpx.Client(..., headers=server.headers)`.
+        self.headers = headers or {}
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         config = uvicorn.Config(app, host="127.0.0.1", port=self.port, log_config=None,

@@ -12,7 +12,9 @@ from app.adapters.idempotency import IdempotencyStore
 from app.adapters.recorders import EVENTS_TABLE
 from app.adapters.laredoute.sync_store import SyncStore
 from app.adapters.laredoute.worker import build_sync
-from app.api import health, order_list, orders, sync
+from app.adapters.api_keys import ApiKeyStore
+from app.api import admin, events, health, order_list, orders, sync
+from app.api.auth import AuthMiddleware, RateLimiter
 from app.api.middleware import RequestContextMiddleware
 from app.api.problems import install_problem_handlers
 from app.application import Clock, OrderService, open_service, utc_now
@@ -85,10 +87,20 @@ def create_app(
     app.state.order_tabs = OrderTabsQueries(db)
     app.state.sync = marketplace_sync
     app.state.sync_store = SyncStore(db)
+    app.state.api_keys = ApiKeyStore(db, clock=lambda: clock().timestamp())
     install_problem_handlers(app)
+    # Starlette runs the last middleware added first: request ids and logs, then keys.
+    app.add_middleware(
+        AuthMiddleware,
+        keys=app.state.api_keys,
+        limiter=RateLimiter(settings.rate_limit_per_minute),
+        open_docs=settings.environment == "development",
+    )
     app.add_middleware(RequestContextMiddleware, max_body_bytes=settings.max_body_bytes)
     app.include_router(health.router)
     app.include_router(order_list.router)
     app.include_router(orders.router)
     app.include_router(sync.router)
+    app.include_router(events.router)
+    app.include_router(admin.router)
     return app

@@ -12,6 +12,7 @@ import orjson
 from fastapi import APIRouter, Query, Request, Response
 from pydantic import AwareDatetime, BaseModel
 
+from app.api.auth import AUTH_PROBLEMS, requires
 from app.api.problems import ProblemError
 from app.api.schemas import Problem
 from app.domain.order import Channel, OrderStatus
@@ -23,7 +24,7 @@ from app.projections.order_tabs import (
     time_left,
 )
 
-router = APIRouter(prefix="/v1/orders", tags=["order tabs"])
+router = APIRouter(prefix="/v1/orders", tags=["order tabs"], responses=AUTH_PROBLEMS)
 
 Tab = Literal["new", "waiting_shipment", "sent", "canceled"]
 
@@ -162,6 +163,7 @@ _PROBLEMS: dict[int | str, dict[str, Any]] = {
 
 @router.get(
     "",
+    dependencies=[requires("orders:read")],
     response_model=OrderListPublic,
     summary="List orders of a tab, newest first or by acceptance deadline",
     description="Keyset pagination: pass `next_cursor` back as `cursor` for the next page. "
@@ -218,6 +220,7 @@ def list_orders(
 
 @router.get(
     "/tabs",
+    dependencies=[requires("orders:read")],
     response_model=TabCountsPublic,
     summary="How many orders each tab holds, per status",
     responses={503: _PROBLEMS[503]},

@@ -17,7 +17,9 @@ from app.api.commands import (
     run_command,
     with_position,
 )
+from app.api.auth import AUTH_PROBLEMS, requires
 from app.api.schemas import (
+    ActorPublic,
     CancelCommand,
     HistoryEventPublic,
     OrderCreate,
@@ -29,7 +31,7 @@ from app.api.schemas import (
     ShipCommand,
 )
 
-router = APIRouter(prefix="/v1/orders", tags=["orders"])
+router = APIRouter(prefix="/v1/orders", tags=["orders"], responses=AUTH_PROBLEMS)
 
 
 def _problem(description: str) -> dict[str, Any]:
@@ -70,6 +72,7 @@ _COMMAND_ERRORS: dict[int | str, dict[str, Any]] = {
 
 @router.post(
     "",
+    dependencies=[requires("orders:write")],
     response_model=OrderPublic,
     status_code=201,
     summary="Import an order from the marketplace",
@@ -104,6 +107,7 @@ def import_order(body: OrderCreate, service: ServiceDep, request: Request) -> Re
 
 @router.get(
     "/{order_id}",
+    dependencies=[requires("orders:read")],
     response_model=OrderPublic,
     summary="The order's current state",
     responses={200: {"headers": _ETAG_HEADER, "description": "The order"}, **_READ_ERRORS},
@@ -114,6 +118,7 @@ def get_order(order_id: UUID, service: ServiceDep) -> Response:
 
 @router.get(
     "/{order_id}/events",
+    dependencies=[requires("orders:history")],
     response_model=OrderHistoryPublic,
     summary="The order's full history, oldest first",
     responses=_READ_ERRORS,
@@ -122,7 +127,11 @@ def order_events(order_id: UUID, service: ServiceDep) -> OrderHistoryPublic:
     return OrderHistoryPublic(
         order_id=order_id,
         events=[
-            HistoryEventPublic(type=e.type, version=e.version, timestamp=e.timestamp, data=e.data)
+            HistoryEventPublic(
+                type=e.type, version=e.version, timestamp=e.timestamp,
+                actor=ActorPublic(**e.actor) if e.actor else None,
+                correlation_id=e.correlation_id, data=e.data,
+            )
             for e in service.history(order_id)
         ],
     )
@@ -130,6 +139,7 @@ def order_events(order_id: UUID, service: ServiceDep) -> OrderHistoryPublic:
 
 @router.post(
     "/{order_id}/accept",
+    dependencies=[requires("orders:write")],
     response_model=OrderPublic,
     summary="Accept a CREATED order (within 72 hours of its creation)",
     responses=_COMMAND_ERRORS,
@@ -150,6 +160,7 @@ def accept_order(
 
 @router.post(
     "/{order_id}/refuse",
+    dependencies=[requires("orders:write")],
     response_model=OrderPublic,
     summary="Refuse a CREATED order",
     responses=_COMMAND_ERRORS,
@@ -173,6 +184,7 @@ def refuse_order(
 
 @router.post(
     "/{order_id}/ship",
+    dependencies=[requires("orders:write")],
     response_model=OrderPublic,
     summary="Ship a TOSHIP order with its tracking",
     description="Without tracking_url, the URL is built for the carriers we know "
@@ -204,6 +216,7 @@ def ship_order(
 
 @router.post(
     "/{order_id}/cancel",
+    dependencies=[requires("orders:write")],
     response_model=OrderPublic,
     summary="Cancel a TOSHIP order, or some quantities of its lines, as out of stock",
     responses=_COMMAND_ERRORS,
@@ -228,6 +241,7 @@ def cancel_order(
 
 @router.post(
     "/{order_id}/refunds",
+    dependencies=[requires("orders:write")],
     response_model=OrderPublic,
     summary="Request a refund of the whole order or of some lines, with or without shipping",
     responses=_COMMAND_ERRORS,

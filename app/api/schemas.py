@@ -276,10 +276,19 @@ def _refund(refund: Refund) -> RefundPublic:
     )
 
 
+class ActorPublic(Public):
+    name: str
+    role: str
+
+
 class HistoryEventPublic(Public):
     type: str
     version: int
     timestamp: datetime
+    # Who caused the event (an API key's name and role, or a sync job) and the request id or
+    # job round it came from; null for events recorded before actors were.
+    actor: ActorPublic | None
+    correlation_id: str | None
     data: dict[str, Any]
 
 

@@ -12,11 +12,12 @@ from pydantic import BaseModel
 
 from app.adapters.laredoute.sync_store import Action, ImportFailure, SyncStore
 from app.api.commands import ServiceDep
+from app.api.auth import AUTH_PROBLEMS, requires
 from app.api.problems import ProblemError
 from app.api.schemas import Problem
 from app.domain.order import Channel
 
-router = APIRouter(prefix="/v1", tags=["marketplace sync"])
+router = APIRouter(prefix="/v1", tags=["marketplace sync"], responses=AUTH_PROBLEMS)
 
 
 def _problem(description: str) -> dict[str, Any]:
@@ -123,6 +124,7 @@ def _store(request: Request) -> SyncStore:
 
 @router.get(
     "/orders/{order_id}/actions",
+    dependencies=[requires("sync:read")],
     response_model=OrderSyncPublic,
     summary="The order's actions for the marketplace and their delivery state",
     responses={404: _problem("No order has this id"), 422: _problem("The order id is not a UUID")},
@@ -144,6 +146,7 @@ def order_actions(order_id: UUID, request: Request, service: ServiceDep) -> Orde
 
 @router.post(
     "/orders/{order_id}/actions/{action_id}/retry",
+    dependencies=[requires("sync:write")],
     response_model=ActionPublic,
     summary="Send a failed or expired action again",
     responses={
@@ -179,6 +182,7 @@ def retry_action(
 
 @router.get(
     "/import-errors",
+    dependencies=[requires("sync:read")],
     response_model=ImportErrorListPublic,
     summary="Marketplace orders the sync could not import or bring up to date, and why",
     responses={422: _problem("A query parameter is invalid: the problem names it")},
@@ -205,6 +209,7 @@ def import_errors(
 
 @router.get(
     "/sync/status",
+    dependencies=[requires("sync:read")],
     response_model=SyncStatusPublic,
     summary="Each channel's import cursor and last round, and the actions by state",
 )

@@ -23,7 +23,7 @@ from tests.e2e.harness import (
     sandbox_server,
     with_channels,
 )
-from tests.support import LiveServer
+from tests.support import LiveServer, bearer, make_api_key
 
 SECRETS = (LAREDOUTE_KEY, LABRANDBOUTIQUE_KEY)
 
@@ -40,8 +40,8 @@ def quick_sandbox() -> Iterator[LiveServer]:
 class Http:
     """Our service over real HTTP; keeps every body it received, to look for secrets."""
 
-    def __init__(self, base_url: str) -> None:
-        self.client = httpx.Client(base_url=base_url, timeout=10)
+    def __init__(self, base_url: str, headers: dict[str, str]) -> None:
+        self.client = httpx.Client(base_url=base_url, timeout=10, headers=headers)
         self.bodies: list[str] = []
 
     def __enter__(self) -> Http:
@@ -71,7 +71,7 @@ class Http:
 def _service(settings: Settings, sandbox: LiveServer, **overrides: Any) -> LiveServer:
     app = create_app(with_channels(settings, sandbox.url, sync_mode="embedded",
                                    import_interval=0.2, action_interval=0.1, **overrides))
-    return LiveServer(app)
+    return LiveServer(app, headers=bearer(make_api_key(settings)))
 
 
 def _generate(sandbox: LiveServer, shop_id: int = 2001) -> str:
@@ -97,7 +97,7 @@ def _operations(sandbox: LiveServer, mid: str) -> list[str]:
 def test_an_order_is_imported_accepted_delivered_and_paid_by_the_running_service(
     settings: Settings, quick_sandbox: LiveServer
 ) -> None:
-    with _service(settings, quick_sandbox) as service, Http(service.url) as http:
+    with _service(settings, quick_sandbox) as service, Http(service.url, service.headers) as http:
         mid = _generate(quick_sandbox)
 
         new = eventually(lambda: http.in_tab("new", mid))
@@ -150,7 +150,7 @@ def test_with_auto_accept_a_new_order_is_accepted_on_the_marketplace_without_a_c
     settings: Settings, quick_sandbox: LiveServer
 ) -> None:
     with (_service(settings, quick_sandbox, laredoute_auto_accept=True) as service,
-          Http(service.url) as http):
+          Http(service.url, service.headers) as http):
         mid = _generate(quick_sandbox)
         other = _generate(quick_sandbox, shop_id=2002)  # La Brand Boutique: not auto-accepted
 

@@ -19,7 +19,7 @@ from app.api.app import create_app
 from app.config import Settings
 from app.domain.order import OrderStatus, RefundStatus
 from tests.e2e.harness import Harness, eventually, with_channels
-from tests.support import LiveServer, assert_problem
+from tests.support import LiveServer, assert_problem, bearer, make_api_key
 
 TIMEOUT = 2.0  # the harness's marketplace_timeout
 
@@ -36,7 +36,9 @@ def _ops(market: Harness, mid: str) -> list[str]:
 @pytest.fixture
 def api(market: Harness) -> Iterator[TestClient]:
     """Our HTTP API over the same store (its sync is off: the tests drive the rounds)."""
-    with TestClient(create_app(market.settings), raise_server_exceptions=False) as client:
+    headers = bearer(make_api_key(market.settings))
+    with TestClient(create_app(market.settings), raise_server_exceptions=False,
+                    headers=headers) as client:
         yield client
 
 
@@ -384,7 +386,8 @@ def test_an_action_undeliverable_for_72_hours_expires_and_is_delivered_when_retr
 
     operator_app = create_app(market.settings,
                               clock=lambda: datetime.now(UTC) + timedelta(seconds=later))
-    with TestClient(operator_app, raise_server_exceptions=False) as api:
+    with TestClient(operator_app, raise_server_exceptions=False,
+                    headers=bearer(make_api_key(market.settings))) as api:
         shown = api.get(f"/v1/orders/{order.id}/actions").json()["actions"][0]
         assert (shown["state"], shown["next_attempt_at"]) == ("expired", None)
         assert "expiry" in shown["error"]

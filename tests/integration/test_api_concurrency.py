@@ -8,7 +8,7 @@ from uuid import UUID
 
 import httpx
 
-from tests.support import LiveServer, assert_problem, imported_order
+from tests.support import LiveServer, assert_problem, imported_order, bearer
 
 WRITERS = 8
 
@@ -21,7 +21,7 @@ def _at_once(
     responses: list[httpx.Response | None] = [None] * WRITERS
 
     def run(writer: int) -> None:
-        with httpx.Client(base_url=server.url, timeout=30) as http:
+        with httpx.Client(base_url=server.url, timeout=30, headers=server.headers) as http:
             http.get("/healthz")  # connected before the race starts
             barrier.wait()
             responses[writer] = send(http, writer)
@@ -39,9 +39,9 @@ def _history(http: httpx.Client, order_id: str) -> list[str]:
     return [event["type"] for event in http.get(f"/v1/orders/{order_id}/events").json()["events"]]
 
 
-def test_eight_concurrent_accepts_of_one_version_accept_it_once(app) -> None:
+def test_eight_concurrent_accepts_of_one_version_accept_it_once(app, operator_key: str) -> None:
     """Eight operators accept LR-TUNIC-001 from version 1 at once: one wins, seven get 412."""
-    with LiveServer(app) as server, httpx.Client(base_url=server.url, timeout=30) as http:
+    with LiveServer(app, headers=bearer(operator_key)) as server, httpx.Client(base_url=server.url, timeout=30, headers=server.headers) as http:
         order = imported_order(http)
         responses = _at_once(
             server,
@@ -62,9 +62,9 @@ def test_eight_concurrent_accepts_of_one_version_accept_it_once(app) -> None:
     assert now.json()["status"] == "ACCEPTED"
 
 
-def test_eight_concurrent_shipments_record_only_the_winners_tracking(app) -> None:
+def test_eight_concurrent_shipments_record_only_the_winners_tracking(app, operator_key: str) -> None:
     """Eight parcels are declared for one order at once: one Shipped event, with its number."""
-    with LiveServer(app) as server, httpx.Client(base_url=server.url, timeout=30) as http:
+    with LiveServer(app, headers=bearer(operator_key)) as server, httpx.Client(base_url=server.url, timeout=30, headers=server.headers) as http:
         order = imported_order(http)
         accepted = http.post(f"/v1/orders/{order['id']}/accept", headers={"If-Match": '"1"'})
         assert accepted.status_code == 200

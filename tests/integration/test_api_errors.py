@@ -21,6 +21,8 @@ from app.adapters.migrations import migrate
 from app.api.app import create_app
 from app.config import Settings
 from tests.support import (
+    bearer,
+    make_api_key,
     PROBLEM_JSON,
     FakeClock,
     assert_problem,
@@ -126,7 +128,8 @@ def shared(request: pytest.FixtureRequest, tmp_path_factory) -> Iterator[TestCli
     migrate(db, settings.migrations_dir)
     db.close()
     app = create_app(settings, clock=FakeClock())
-    with TestClient(app, raise_server_exceptions=False) as client:
+    key = make_api_key(settings)
+    with TestClient(app, raise_server_exceptions=False, headers=bearer(key)) as client:
         yield client
     if drop is not None:
         with psycopg.connect(drop[0], autocommit=True) as conn:
@@ -747,10 +750,10 @@ def test_a_body_over_a_megabyte_answers_413(shared) -> None:
 
 
 @pytest.fixture
-def small_body_client(settings, clock) -> Iterator[TestClient]:
+def small_body_client(settings, clock, operator_key: str) -> Iterator[TestClient]:
     """A service that takes bodies of at most 4 kB."""
     app = create_app(settings.model_copy(update={"max_body_bytes": 4096}), clock=clock)
-    with TestClient(app, raise_server_exceptions=False) as test_client:
+    with TestClient(app, raise_server_exceptions=False, headers=bearer(operator_key)) as test_client:
         yield test_client
 
 

@@ -9,7 +9,7 @@ from uuid import UUID
 import httpx
 import pytest
 
-from tests.support import LiveServer, assert_problem, imported_order, order_to_ship
+from tests.support import LiveServer, assert_problem, imported_order, order_to_ship, bearer
 
 SHIP = {"tracking_number": "6A12345678901", "carrier": "Colissimo"}
 
@@ -200,7 +200,7 @@ def _race(
     responses: list[httpx.Response] = []
 
     def accept() -> None:
-        with httpx.Client(base_url=server.url, timeout=30) as own:
+        with httpx.Client(base_url=server.url, timeout=30, headers=server.headers) as own:
             barrier.wait()
             responses.append(_command(own, order["id"], "accept", f"accept-RACE-{round_}", '"1"'))
 
@@ -212,9 +212,9 @@ def _race(
     return responses, _history(http, order["id"])
 
 
-def test_concurrent_retries_with_one_key_apply_the_command_once(app) -> None:
+def test_concurrent_retries_with_one_key_apply_the_command_once(app, operator_key: str) -> None:
     """Eight copies of one accept race over HTTP: one applies it, the others replay or wait."""
-    with LiveServer(app) as server, httpx.Client(base_url=server.url, timeout=30) as http:
+    with LiveServer(app, headers=bearer(operator_key)) as server, httpx.Client(base_url=server.url, timeout=30, headers=server.headers) as http:
         races = [_race(http, server, round_) for round_ in range(ROUNDS)]
 
     for responses, history in races:

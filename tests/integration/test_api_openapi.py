@@ -9,6 +9,7 @@ import pytest
 from fastapi.routing import APIRoute
 from fastapi.testclient import TestClient
 
+from tests.support import bearer, make_api_key
 from app.adapters.db import open_database
 from app.adapters.migrations import migrate
 from app.api.app import create_app
@@ -57,7 +58,8 @@ def service_client(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TestCli
     db = open_database(settings)
     migrate(db, settings.migrations_dir)
     db.close()
-    with TestClient(create_app(settings), raise_server_exceptions=False) as client:
+    headers = bearer(make_api_key(settings))
+    with TestClient(create_app(settings), raise_server_exceptions=False, headers=headers) as client:
         yield client
 
 

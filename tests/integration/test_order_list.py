@@ -23,7 +23,7 @@ from tests.integration.projections_support import (
     create_applied_table,
     head,
 )
-from tests.support import FakeClock, order_fields, order_payload
+from tests.support import FakeClock, bearer, order_fields, order_payload
 
 PROBLEM_JSON = "application/problem+json"
 
@@ -472,14 +472,14 @@ def test_min_position_waits_for_a_write_made_by_another_process(
 
 
 def test_min_position_answers_caught_up_false_when_no_projection_runs(
-    settings: Settings, clock: FakeClock
+    settings: Settings, clock: FakeClock, operator_key: str
 ) -> None:
     """Without a runner the write never shows: after a short wait the answer says so."""
     quiet = create_app(
         settings.model_copy(update={"run_projections": False, "read_wait_seconds": 0.2}),
         clock=clock,
     )
-    with TestClient(quiet) as client:
+    with TestClient(quiet, headers=bearer(operator_key)) as client:
         created = client.post("/v1/orders", json=order_payload("LR-TUNIC-001"))
         position = int(created.headers["X-Event-Position"])
         started = time.monotonic()
@@ -495,11 +495,11 @@ def test_min_position_answers_caught_up_false_when_no_projection_runs(
 
 
 def test_min_position_beyond_the_log_waits_briefly_then_answers_caught_up_false(
-    settings: Settings, clock: FakeClock
+    settings: Settings, clock: FakeClock, operator_key: str
 ) -> None:
     """A position no write has reached yet gets the list as it is, marked not caught up."""
     app = create_app(settings.model_copy(update={"read_wait_seconds": 0.2}), clock=clock)
-    with TestClient(app) as client:
+    with TestClient(app, headers=bearer(operator_key)) as client:
         client.post("/v1/orders", json=order_payload("LR-TUNIC-001"))
         body = client.get("/v1/orders", params={"min_position": 1_000_000}).json()
         assert body["caught_up"] is False
@@ -533,12 +533,12 @@ def _ready_within(client: TestClient, seconds: float, status: int) -> Any:
 
 
 def test_readyz_is_503_naming_the_failed_projection_its_position_and_error(
-    picky_app: tuple[FastAPI, RecordingProjection],
+    picky_app: tuple[FastAPI, RecordingProjection], operator_key: str,
 ) -> None:
     """The picky projection stops at event 3 while the order tabs go on, and after the fix
     and a resume the service is ready again."""
     app, picky = picky_app
-    with TestClient(app) as client:
+    with TestClient(app, headers=bearer(operator_key)) as client:
         assert client.get("/readyz").status_code == 200
         for n in range(1, 6):
             client.post("/v1/orders", json=order_payload(f"LR-TUNIC-{n:03d}"))

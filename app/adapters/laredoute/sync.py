@@ -89,6 +89,8 @@ class OrderImporter:
         self.store = store
         self.client = client
         self.channel = channel
+        # The configuration's choice; an admin's choice in channel_settings overrides it.
+        self.configured_auto_accept = auto_accept
         self.auto_accept = auto_accept
         self.overlap = overlap
         self.page_size = page_size
@@ -103,6 +105,8 @@ class OrderImporter:
         seen: a round cut short is read again from the old cursor, which is harmless.
         """
         run = ImportRun(started_at=self.clock())
+        chosen = self.store.auto_accept(self.channel)
+        self.auto_accept = self.configured_auto_accept if chosen is None else chosen
         cursor = self.store.cursor(self.channel)
         since = None if cursor is None else datetime.fromtimestamp(cursor - self.overlap, UTC)
         latest = cursor

@@ -108,6 +108,25 @@ class SyncStore:
             for c, u, r, n, e in rows
         ]
 
+    # ---------------------------------------------------------------- channel settings
+
+    def auto_accept(self, channel: str) -> bool | None:
+        """The admin's auto-accept choice for the channel; None when not set (configuration)."""
+        rows = self.db.execute(
+            "SELECT auto_accept FROM channel_settings WHERE channel = %s", (channel,)
+        )
+        return None if not rows or rows[0][0] is None else bool(rows[0][0])
+
+    def set_auto_accept(self, channel: str, auto_accept: bool, *, by: str, at: float) -> None:
+        with self.db.transaction() as tx:
+            tx.execute(
+                "INSERT INTO channel_settings (channel, auto_accept, updated_at, updated_by)"
+                " VALUES (%s, %s, %s, %s) ON CONFLICT (channel) DO UPDATE SET"
+                " auto_accept = excluded.auto_accept, updated_at = excluded.updated_at,"
+                " updated_by = excluded.updated_by",
+                (channel, auto_accept, at, by),
+            )
+
     # ---------------------------------------------------------------- marketplace states
 
     def existing_orders(self, order_ids: Sequence[UUID]) -> set[UUID]:

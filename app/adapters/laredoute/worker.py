@@ -8,6 +8,7 @@ one place at a time.
 from __future__ import annotations
 
 import time
+import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -21,6 +22,7 @@ from app.adapters.laredoute.sync import OrderImporter
 from app.adapters.laredoute.sync_store import SyncStore
 from app.application import OrderService
 from app.config import Settings
+from app.domain.actor import Actor, acting_as
 
 
 @dataclass
@@ -44,6 +46,17 @@ class Sync:
 
     def import_now(self, channel: str) -> None:
         self.scheduler.jobs[f"import:{channel}"].wake()
+
+
+def as_worker(job: str, run: Callable[[Callable[[], None]], object]) -> Callable[[Callable[[], None]], object]:
+    """The job's rounds record the sync worker as the actor of their events, each round
+    under a correlation id of its own."""
+
+    def round_as_worker(heartbeat: Callable[[], None]) -> object:
+        with acting_as(Actor(f"sync:{job}", "worker"), f"{job}:{uuid.uuid4().hex[:12]}"):
+            return run(heartbeat)
+
+    return round_as_worker
 
 
 def build_sync(
@@ -78,10 +91,10 @@ def build_sync(
         expiry_seconds=settings.action_expiry_hours * 3600,
     )
     jobs = [
-        PeriodicJob(f"import:{name}", settings.import_interval, importer.run)
+        PeriodicJob(f"import:{name}", settings.import_interval, as_worker(f"import:{name}", importer.run))
         for name, importer in importers.items()
     ]
-    jobs.append(PeriodicJob("deliver", settings.action_interval, delivery.run))
+    jobs.append(PeriodicJob("deliver", settings.action_interval, as_worker("deliver", delivery.run)))
     scheduler = JobScheduler(JobLeases(db, clock=clock), jobs)
     return Sync(scheduler, importers, delivery, clients, store)
 

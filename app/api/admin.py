@@ -1,0 +1,141 @@
+"""Administration: API keys and channel settings (role admin)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Literal
+
+from fastapi import APIRouter, Request, Response
+from pydantic import BaseModel, ConfigDict, Field
+
+from app.adapters.api_keys import ApiKey, ApiKeyStore, InvalidKeyRequest
+from app.api.auth import AUTH_PROBLEMS, principal, requires
+from app.api.problems import ProblemError
+from app.api.schemas import Problem
+from app.domain.order import Channel
+
+router = APIRouter(prefix="/v1", tags=["administration"], responses=AUTH_PROBLEMS)
+
+Role = Literal["admin", "operator", "auditor", "integrator"]
+
+
+def _problem(description: str) -> dict[str, object]:
+    return {"model": Problem, "description": description,
+            "content": {"application/problem+json": {}}}
+
+
+def _time(epoch: float | None) -> datetime | None:
+    return datetime.fromtimestamp(epoch, UTC) if epoch is not None else None
+
+
+class KeyCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid", strict=True)
+    name: str = Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9][A-Za-z0-9_.:-]*$")
+    role: Role
+
+
+class KeyPublic(BaseModel):
+    name: str
+    role: str
+    prefix: str
+    created_at: datetime
+    last_used_at: datetime | None
+    revoked_at: datetime | None
+
+    @classmethod
+    def of(cls, key: ApiKey) -> KeyPublic:
+        return cls(name=key.name, role=key.role, prefix=key.prefix,
+                   created_at=_time(key.created_at),  # type: ignore[arg-type]
+                   last_used_at=_time(key.last_used_at), revoked_at=_time(key.revoked_at))
+
+
+class KeyCreated(KeyPublic):
+    # The key itself: shown here once, never again.
+    key: str
+
+
+class KeyListPublic(BaseModel):
+    items: list[KeyPublic]
+
+
+class ChannelSettingsPublic(BaseModel):
+    channel: str
+    configured: bool
+    auto_accept: bool
+
+
+class ChannelSettingsUpdate(BaseModel):
+    model_config = ConfigDict(extra="forbid", strict=True)
+    auto_accept: bool
+
+
+def _keys(request: Request) -> ApiKeyStore:
+    return request.app.state.api_keys
+
+
+@router.get("/keys", response_model=KeyListPublic, dependencies=[requires("keys:manage")],
+            summary="Every API key (never the keys themselves)")
+def list_keys(request: Request) -> KeyListPublic:
+    return KeyListPublic(items=[KeyPublic.of(k) for k in _keys(request).list()])
+
+
+@router.post(
+    "/keys", response_model=KeyCreated, status_code=201, dependencies=[requires("keys:manage")],
+    summary="Create an API key; the answer shows the key once",
+    responses={409: _problem("A key has this name already"),
+               422: _problem("The body is invalid: the problem names the field and the rule")},
+)
+def create_key(body: KeyCreate, request: Request) -> Response:
+    try:
+        key, secret = _keys(request).create(body.name, body.role)
+    except InvalidKeyRequest as exc:
+        status = 409 if exc.rule == "unique" else 422
+        raise ProblemError(status, "invalid-request" if status == 422 else "conflict",
+                           "The key cannot be created", str(exc), field=exc.field,
+                           rule=exc.rule) from None
+    created = KeyCreated(**KeyPublic.of(key).model_dump(), key=secret)
+    return Response(created.model_dump_json(), status_code=201, media_type="application/json",
+                    headers={"Cache-Control": "no-store"})
+
+
+@router.post(
+    "/keys/{name}/revoke", response_model=KeyPublic, dependencies=[requires("keys:manage")],
+    summary="Revoke an API key: it stops working at once",
+    responses={404: _problem("No key has this name")},
+)
+def revoke_key(name: str, request: Request) -> KeyPublic:
+    key = _keys(request).revoke(name)
+    if key is None:
+        raise ProblemError(404, "not-found", "Not found", f"no API key is named {name!r}")
+    return KeyPublic.of(key)
+
+
+def _channel_settings(request: Request, channel: str) -> ChannelSettingsPublic:
+    configured = {c.name: c for c in request.app.state.settings.channels()}
+    chosen = request.app.state.sync_store.auto_accept(channel)
+    default = configured[channel].auto_accept if channel in configured else False
+    return ChannelSettingsPublic(channel=channel, configured=channel in configured,
+                                 auto_accept=default if chosen is None else chosen)
+
+
+@router.get("/channels", response_model=list[ChannelSettingsPublic],
+            dependencies=[requires("channels:manage")],
+            summary="Each channel's settings (credentials are configuration and never shown)")
+def list_channels(request: Request) -> list[ChannelSettingsPublic]:
+    return [_channel_settings(request, c.value) for c in Channel]
+
+
+@router.put(
+    "/channels/{channel}", response_model=ChannelSettingsPublic,
+    dependencies=[requires("channels:manage")],
+    summary="Change a channel's settings (auto-accept)",
+    responses={422: _problem("Unknown channel or invalid body: the problem names the field")},
+)
+def update_channel(
+    channel: Channel, body: ChannelSettingsUpdate, request: Request
+) -> ChannelSettingsPublic:
+    now = request.app.state.service.clock().timestamp()
+    request.app.state.sync_store.set_auto_accept(
+        channel.value, body.auto_accept, by=principal(request).name, at=now
+    )
+    return _channel_settings(request, channel.value)

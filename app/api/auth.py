@@ -1,0 +1,174 @@
+"""Authentication (API keys), authorisation (roles) and rate limits.
+
+`AuthMiddleware` runs before any route: it reads `Authorization: Bearer <key>`, answers 401
+for a missing, unknown or revoked key and 429 past the key's rate, and otherwise records the
+key as the request's principal and as the actor of the events the request writes, with the
+request id as their correlation id. Each route then names the permission it needs
+(`requires(...)`); a role without it gets 403.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import time
+from collections.abc import Callable
+from typing import Any
+
+import anyio
+import structlog
+from fastapi import Depends, Request
+from limits import parse
+from limits.storage import MemoryStorage
+from limits.strategies import MovingWindowRateLimiter
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+from app.adapters.api_keys import ApiKey, ApiKeyStore
+from app.api.problems import ProblemError
+from app.domain.actor import Actor, current_actor, current_correlation_id
+
+log = structlog.get_logger(__name__)
+
+# What each role may do. admin manages keys and channel settings and may do everything else;
+# operators work orders; auditors read everything, histories included, and change nothing;
+# integrators read the event stream and the orders' state.
+PERMISSIONS: dict[str, frozenset[str]] = {
+    "admin": frozenset({"orders:read", "orders:history", "orders:write", "events:read",
+                        "sync:read", "sync:write", "keys:manage", "channels:manage"}),
+    "operator": frozenset({"orders:read", "orders:history", "orders:write", "sync:read",
+                           "sync:write"}),
+    "auditor": frozenset({"orders:read", "orders:history", "events:read", "sync:read"}),
+    "integrator": frozenset({"orders:read", "events:read"}),
+}
+
+OPEN_PATHS = frozenset({"/healthz", "/readyz"})
+DOCS_PATHS = frozenset({"/docs", "/docs/oauth2-redirect", "/redoc", "/openapi.json"})
+
+
+def _problem(status: int, slug: str, title: str, detail: str, path: str,
+             headers: dict[str, str] | None = None) -> tuple[int, bytes, list[tuple[bytes, bytes]]]:
+    body = json.dumps({
+        "type": f"/problems/{slug}", "title": title, "status": status, "detail": detail,
+        "instance": path, "field": "Authorization" if status == 401 else None,
+        "rule": slug,
+    }).encode()
+    extra = [(k.lower().encode(), v.encode()) for k, v in (headers or {}).items()]
+    return status, body, [(b"content-type", b"application/problem+json"),
+                          (b"content-length", str(len(body)).encode()), *extra]
+
+
+class RateLimiter:
+    """Requests per key per minute, over a moving window (in this process)."""
+
+    def __init__(self, per_minute: int) -> None:
+        self.item = parse(f"{per_minute}/minute")
+        self.limiter = MovingWindowRateLimiter(MemoryStorage())
+
+    def hit(self, key_id: str) -> float | None:
+        """None when allowed; else the seconds to wait."""
+        if self.limiter.hit(self.item, key_id):
+            return None
+        stats = self.limiter.get_window_stats(self.item, key_id)
+        return max(1.0, stats.reset_time - time.time())
+
+
+class AuthMiddleware:
+    def __init__(self, app: ASGIApp, *, keys: ApiKeyStore, limiter: RateLimiter,
+                 open_docs: bool) -> None:
+        self.app = app
+        self.keys = keys
+        self.limiter = limiter
+        self.open_paths = OPEN_PATHS | (DOCS_PATHS if open_docs else frozenset())
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope.get("path") in self.open_paths:
+            await self.app(scope, receive, send)
+            return
+        path = scope.get("path", "")
+        token = _bearer(scope)
+        key = await anyio.to_thread.run_sync(self.keys.authenticate, token) if token else None
+        if key is None:
+            detail = ("send an API key as 'Authorization: Bearer <key>'" if not token
+                      else "the API key is unknown or revoked")
+            await _send(send, *_problem(401, "unauthenticated", "Not authenticated", detail, path,
+                                        {"WWW-Authenticate": "Bearer"}))
+            return
+        wait = self.limiter.hit(str(key.id))
+        if wait is not None:
+            seconds = str(math.ceil(wait))
+            await _send(send, *_problem(
+                429, "rate-limited", "Too many requests",
+                f"key {key.name!r} sent more requests than its rate allows; retry in {seconds} s",
+                path, {"Retry-After": seconds}))
+            return
+        scope.setdefault("state", {})["principal"] = key
+        structlog.contextvars.bind_contextvars(key_name=key.name, role=key.role)
+        request_id = structlog.contextvars.get_contextvars().get("request_id")
+        actor_token = current_actor.set(Actor(key.name, key.role))
+        correlation_token = current_correlation_id.set(request_id)
+        try:
+            await self.app(scope, receive, send)
+        finally:
+            current_actor.reset(actor_token)
+            current_correlation_id.reset(correlation_token)
+
+
+def _bearer(scope: Scope) -> str | None:
+    for name, value in scope.get("headers", []):
+        if name == b"authorization":
+            scheme, _, token = value.decode("latin-1").partition(" ")
+            if scheme.lower() == "bearer" and token.strip():
+                return token.strip()
+            return None
+    return None
+
+
+async def _send(send: Send, status: int, body: bytes, headers: list[tuple[bytes, bytes]]) -> None:
+    await send({"type": "http.response.start", "status": status, "headers": headers})
+    await send({"type": "http.response.body", "body": body})
+
+
+def principal(request: Request) -> ApiKey:
+    key = request.scope.get("state", {}).get("principal")
+    if key is None:  # only reachable if a route is served without the middleware
+        raise ProblemError(401, "unauthenticated", "Not authenticated",
+                           "send an API key as 'Authorization: Bearer <key>'",
+                           field="Authorization", rule="unauthenticated")
+    return key
+
+
+def requires(permission: str) -> Any:
+    """A route dependency: the caller's role must grant `permission`, else 403."""
+
+    def check(request: Request) -> ApiKey:
+        key = principal(request)
+        if permission not in PERMISSIONS.get(key.role, frozenset()):
+            raise ProblemError(
+                403, "forbidden", "Forbidden",
+                f"role {key.role!r} may not do this (it needs {permission!r})",
+                field="Authorization", rule=permission,
+            )
+        return key
+
+    check.__name__ = f"requires_{permission.replace(':', '_')}"
+    return Depends(check)
+
+
+def role_may(role: str, permission: str) -> bool:
+    return permission in PERMISSIONS.get(role, frozenset())
+
+
+AUTH_PROBLEMS: dict[int | str, dict[str, Any]] = {
+    401: {"description": "No API key, or an unknown or revoked one",
+          "content": {"application/problem+json": {}}},
+    403: {"description": "The key's role does not allow this",
+          "content": {"application/problem+json": {}}},
+    429: {"description": "Too many requests for this key; see Retry-After",
+          "content": {"application/problem+json": {}}},
+}
+
+
+Permission = Callable[[Request], ApiKey]
+
+__all__ = ["AUTH_PROBLEMS", "AuthMiddleware", "PERMISSIONS", "RateLimiter", "principal",
+           "requires", "role_may"]

@@ -1,0 +1,71 @@
+"""The event stream: every order event in log order, for integrators to follow.
+
+A consumer keeps the last `position` it handled and asks for what comes after it; positions
+only grow, so it never misses an event nor sees one twice.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Any
+from uuid import UUID
+
+from fastapi import APIRouter, Query, Request
+from pydantic import BaseModel
+
+from app.api.auth import AUTH_PROBLEMS, requires
+from app.api.schemas import ActorPublic, Problem
+from app.projections.runner import EventLog
+
+router = APIRouter(prefix="/v1", tags=["event stream"], responses=AUTH_PROBLEMS)
+
+_ENVELOPE = {"originator_id", "originator_version", "timestamp", "originator_topic", "actor",
+             "correlation_id"}
+
+
+class StreamEventPublic(BaseModel):
+    position: int
+    order_id: UUID
+    type: str
+    version: int
+    timestamp: datetime
+    actor: ActorPublic | None
+    correlation_id: str | None
+    data: dict[str, Any]
+
+
+class EventPagePublic(BaseModel):
+    items: list[StreamEventPublic]
+    # Pass it as `after` to read on; equal to `after` when nothing new has come.
+    next_after: int
+
+
+@router.get(
+    "/events",
+    response_model=EventPagePublic,
+    dependencies=[requires("events:read")],
+    summary="Order events after a log position, oldest first",
+    responses={422: {"model": Problem, "description": "`after` or `limit` is out of range",
+                     "content": {"application/problem+json": {}}}},
+)
+def event_stream(
+    request: Request,
+    after: Annotated[int, Query(ge=0)] = 0,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+) -> EventPagePublic:
+    log = EventLog(request.app.state.service, request.app.state.db)
+    items = []
+    for event in log.after(after, limit):
+        data = event.data
+        actor = data.get("actor")
+        items.append(StreamEventPublic(
+            position=event.position,
+            order_id=event.originator_id,
+            type=event.type,
+            version=event.version,
+            timestamp=event.timestamp,
+            actor=ActorPublic(**actor) if actor else None,
+            correlation_id=data.get("correlation_id"),
+            data={k: v for k, v in data.items() if k not in _ENVELOPE},
+        ))
+    return EventPagePublic(items=items, next_after=items[-1].position if items else after)
