@@ -32,6 +32,7 @@ import psycopg
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from app.adapters.api_keys import ApiKeyStore  # noqa: E402
 from app.adapters.db import open_database  # noqa: E402
 from app.adapters.migrations import migrate  # noqa: E402
 from app.application import open_service  # noqa: E402
@@ -63,7 +64,8 @@ def migrated(database_url: str) -> Settings:
 @contextmanager
 def server(database_url: str):
     port = free_port()
-    env = {**os.environ, "DATABASE_URL": database_url, "OMS_LOG_LEVEL": "INFO"}
+    env = {**os.environ, "DATABASE_URL": database_url, "OMS_LOG_LEVEL": "INFO",
+           "OMS_RATE_LIMIT_PER_MINUTE": "1000000"}
     proc = subprocess.Popen(
         [sys.executable, "-m", "uvicorn", "--factory", "bench.server:build",
          "--host", "127.0.0.1", "--port", str(port), "--no-access-log", "--log-level", "warning"],
@@ -87,6 +89,16 @@ def server(database_url: str):
         proc.wait(timeout=10)
 
 
+def api_key_headers(database_url: str) -> dict[str, str]:
+    """An operator key in the benchmark's database, as request headers."""
+    db = open_database(Settings(DATABASE_URL=database_url))
+    try:
+        _, key = ApiKeyStore(db).create(f"bench-{uuid.uuid4().hex[:8]}", "operator")
+    finally:
+        db.close()
+    return {"Authorization": f"Bearer {key}"}
+
+
 def percentile(values: list[float], q: float) -> float:
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, int(round(q * (len(ordered) - 1))))]
@@ -97,6 +109,7 @@ async def load(
     requests: list[tuple[str, dict[str, str], dict[str, Any] | None]],
     concurrency: int,
     method: str = "POST",
+    auth: dict[str, str] | None = None,
 ) -> tuple[float, list[float], dict[int, int]]:
     """Send the requests with `concurrency` clients; returns (seconds, latencies, statuses)."""
     queue: asyncio.Queue = asyncio.Queue()
@@ -106,7 +119,7 @@ async def load(
     statuses: dict[int, int] = {}
 
     async def worker() -> None:
-        async with httpx.AsyncClient(base_url=url, timeout=30) as client:
+        async with httpx.AsyncClient(base_url=url, timeout=30, headers=auth or {}) as client:
             while True:
                 try:
                     path, headers, body = queue.get_nowait()
@@ -166,23 +179,24 @@ def main() -> None:
                 for order_id in ids
             ]
 
+        auth = api_key_headers(database_url)
         with server(database_url) as url:
             baseline_requests = [
                 ("/bench/insert", {}, {"order_ref": order_id, "action": "accept"}) for order_id in ids
             ] + [("/bench/insert", {}, {"order_ref": order_id, "action": "ship"}) for order_id in ids]
-            asyncio.run(load(url, baseline_requests[: args.concurrency * 50], args.concurrency))  # warm-up
+            asyncio.run(load(url, baseline_requests[: args.concurrency * 50], args.concurrency, auth=auth))  # warm-up
 
             accept = command(lambda o: f"/v1/orders/{o}/accept", 1, None)
-            s1, l1, st1 = asyncio.run(load(url, accept, args.concurrency))
+            s1, l1, st1 = asyncio.run(load(url, accept, args.concurrency, auth=auth))
             for order_id in ids:
                 service.validate_payment(uuid.UUID(order_id))
             ship = command(
                 lambda o: f"/v1/orders/{o}/ship", 3, {"tracking_number": "6A1234567890", "carrier": "Colissimo"}
             )
-            s2, l2, st2 = asyncio.run(load(url, ship, args.concurrency))
+            s2, l2, st2 = asyncio.run(load(url, ship, args.concurrency, auth=auth))
             statuses = {k: st1.get(k, 0) + st2.get(k, 0) for k in {*st1, *st2}}
             ours = report("commands (accept + ship)", s1 + s2, l1 + l2, statuses)
-            bs, bl, bst = asyncio.run(load(url, baseline_requests, args.concurrency))
+            bs, bl, bst = asyncio.run(load(url, baseline_requests, args.concurrency, auth=auth))
             base = report("baseline (one INSERT)", bs, bl, bst)
         service.close()
         print(f"throughput ratio commands/baseline: {ours / base:.2f}  (target >= 0.5)")

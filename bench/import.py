@@ -37,7 +37,7 @@ from app.adapters.laredoute.sync import OrderImporter  # noqa: E402
 from app.adapters.laredoute.sync_store import SyncStore  # noqa: E402
 from app.application import open_service  # noqa: E402
 from app.config import Settings  # noqa: E402
-from bench.commands import fresh_database, migrated, percentile  # noqa: E402
+from bench.commands import api_key_headers, fresh_database, migrated, percentile  # noqa: E402
 from tests.support import free_port  # noqa: E402
 
 KEY = "sandbox-laredoute-key"
@@ -120,6 +120,7 @@ def measure_delay(url: str, database_url: str, minutes: float, interval: float |
         "OMS_LAREDOUTE_SHOP_ID": "2001",
         "OMS_LOG_LEVEL": "WARNING",
     }
+    auth = api_key_headers(database_url)
     if interval is not None:
         env["OMS_IMPORT_INTERVAL"] = str(interval)
     api = f"http://127.0.0.1:{port}"
@@ -129,7 +130,7 @@ def measure_delay(url: str, database_url: str, minutes: float, interval: float |
     stop = threading.Event()
 
     def poll() -> None:
-        with httpx.Client(base_url=api, timeout=10) as client:
+        with httpx.Client(base_url=api, timeout=10, headers=auth) as client:
             while not stop.is_set() or pending:
                 with lock:
                     waiting = dict(pending)

@@ -36,7 +36,14 @@ from app.application import open_service  # noqa: E402
 from app.domain.order import Order  # noqa: E402
 from app.projections.order_tabs import OrderTabsProjection  # noqa: E402
 from app.projections.runner import ProjectionRunner, rebuild  # noqa: E402
-from bench.commands import fresh_database, load, migrated, percentile, server  # noqa: E402
+from bench.commands import (  # noqa: E402
+    api_key_headers,
+    fresh_database,
+    load,
+    migrated,
+    percentile,
+    server,
+)
 
 # (share of orders, how far they go)
 MIX = [
@@ -145,7 +152,9 @@ def plain_scan(url: str, batch: int = 5000) -> tuple[int, float]:
     return rows, time.perf_counter() - started
 
 
-def lag_run(url: str, database_url: str, ids: list[str], rate: float) -> list[float]:
+def lag_run(
+    url: str, database_url: str, ids: list[str], rate: float, auth: dict[str, str]
+) -> list[float]:
     """Accept orders at `rate` per second; time from each response until the model has it."""
     visible_at: dict[int, float] = {}
     pending: list[tuple[int, float]] = []
@@ -169,7 +178,7 @@ def lag_run(url: str, database_url: str, ids: list[str], rate: float) -> list[fl
     watcher.start()
     lags: list[float] = []
     answered: list[tuple[int, float]] = []
-    with httpx.Client(base_url=url, timeout=10) as client:
+    with httpx.Client(base_url=url, timeout=10, headers=auth) as client:
         started = time.perf_counter()
         for n, order_id in enumerate(ids):
             target = started + n / rate
@@ -242,13 +251,14 @@ def main() -> None:
         service.close()
         db.close()
 
+        auth = api_key_headers(database_url)
         with server(database_url) as url:
-            lags = lag_run(url, database_url, [str(r[0]) for r in new_tab], rate=100)
+            lags = lag_run(url, database_url, [str(r[0]) for r in new_tab], rate=100, auth=auth)
             print(f"{'command-to-visible lag @100/s':<34} {len(lags):>8} commands "
                   f"p50 {percentile(lags, 0.5) * 1000:.1f} ms  p99 {percentile(lags, 0.99) * 1000:.1f} ms"
                   "  (target p99 < 200 ms)")
             requests = [("/v1/orders?tab=new&limit=50", {}, None)] * args.list_requests
-            seconds, latencies, statuses = asyncio.run(load(url, requests, 8, method="GET"))
+            seconds, latencies, statuses = asyncio.run(load(url, requests, 8, method="GET", auth=auth))
             print(f"{'GET /v1/orders?tab=new':<34} {total:>8} orders  {len(latencies) / seconds:>9.0f} req/s"
                   f"  p50 {percentile(latencies, 0.5) * 1000:.2f} ms  p99 {percentile(latencies, 0.99) * 1000:.2f} ms"
                   f"  statuses {statuses}  (target p99 < 20 ms)")
