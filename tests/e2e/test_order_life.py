@@ -257,3 +257,24 @@ def test_a_refund_made_on_the_marketplace_is_reported_not_taken_for_ours(market:
         mid, "unreconciled", "order_lines.refunds")
     assert "were made on the marketplace" in error.reason
     assert market.order(mid).refunds == []
+
+
+def test_the_sync_jobs_record_themselves_as_the_actor_of_their_events(market: Harness) -> None:
+    """Rounds run by the scheduler act as sync:<job> (role worker), one correlation id a round."""
+    (mid,) = market.generate(1)
+    assert market.sync.scheduler.run_once("import:laredoute")
+    order = market.order(mid)
+    market.service.accept(order.id)  # no actor: neither a request nor a job
+    market.outbox.catch_up()
+    assert market.sync.scheduler.run_once("deliver")
+    market.post(f"/orders/{mid}/payment", {"outcome": "validate"})
+    assert market.sync.scheduler.run_once("import:laredoute")
+    history = market.service.history(order.id)
+    assert [(e.type, e.actor) for e in history] == [
+        ("Imported", {"name": "sync:import:laredoute", "role": "worker"}),
+        ("Accepted", None),
+        ("PaymentValidated", {"name": "sync:import:laredoute", "role": "worker"}),
+    ]
+    first, _, third = (e.correlation_id for e in history)
+    assert first and third and first != third
+    assert first.startswith("import:laredoute:")
