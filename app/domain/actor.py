@@ -12,6 +12,9 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass
+from typing import Any
+
+from eventsourcing.domain import Aggregate
 
 
 @dataclass(frozen=True)
@@ -48,4 +51,29 @@ def event_context() -> dict[str, object]:
     }
 
 
-__all__ = ["Actor", "acting_as", "current_actor", "current_correlation_id", "event_context"]
+class AttributedAggregate(Aggregate):
+    """An aggregate whose every event says who caused it and under which request or job."""
+
+    class Event(Aggregate.Event):
+        actor: dict[str, str] | None
+        correlation_id: str | None
+
+    class Created(Event, Aggregate.Created):
+        pass
+
+    @classmethod
+    def _create(cls, event_class: Any, **kwargs: Any) -> Any:
+        return super()._create(event_class, **event_context(), **kwargs)
+
+    def trigger_event(self, event_class: Any, **kwargs: Any) -> None:
+        super().trigger_event(event_class, **event_context(), **kwargs)
+
+
+__all__ = [
+    "Actor",
+    "AttributedAggregate",
+    "acting_as",
+    "current_actor",
+    "current_correlation_id",
+    "event_context",
+]

@@ -19,9 +19,9 @@ from enum import StrEnum
 from typing import Any
 from uuid import UUID, uuid5
 
-from eventsourcing.domain import Aggregate, event
+from eventsourcing.domain import event
 
-from app.domain.actor import event_context
+from app.domain.actor import AttributedAggregate
 from app.domain.carriers import tracking_url_for
 from app.domain.errors import DeadlinePassed, InvalidStatus, RuleViolation
 from app.domain.money import CENT, money
@@ -159,24 +159,8 @@ class LineQuantity:
     quantity: int
 
 
-class Order(Aggregate):
+class Order(AttributedAggregate):
     """An order moves only along the seller guide's transitions and never refunds more than was paid."""
-
-    class Event(Aggregate.Event):
-        """Every order event says who caused it and under which request or job."""
-
-        actor: dict[str, str] | None
-        correlation_id: str | None
-
-    class Created(Event, Aggregate.Created):
-        pass
-
-    @classmethod
-    def _create(cls, event_class: Any, **kwargs: Any) -> Any:
-        return super()._create(event_class, **event_context(), **kwargs)
-
-    def trigger_event(self, event_class: Any, **kwargs: Any) -> None:
-        super().trigger_event(event_class, **event_context(), **kwargs)
 
     @staticmethod
     def create_id(channel: str, marketplace_order_id: str) -> UUID:
