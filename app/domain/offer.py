@@ -59,14 +59,13 @@ class FieldError:
 # ---------------------------------------------------------------- reading a source row
 
 
-def read_fields(
-    raw: Mapping[str, Any], *, today: datetime
-) -> tuple[dict[str, Any], list[FieldError]]:
+def read_fields(raw: Mapping[str, Any]) -> tuple[dict[str, Any], list[FieldError]]:
     """Typed offer values from a source row (strings or JSON values) and what cannot be read.
 
     A value that cannot be read is kept as None with its error, so the offer is stored with
-    the error rather than lost. Missing dates default to today and today + 1 year (the
-    guide's defaults); a missing crossed-out price to the price.
+    the error rather than lost. A missing crossed-out price is the price. Missing period dates
+    stay missing: the feed sends the guide's defaults (today, today + 1 year) on the day it
+    sends, so that the same source read on another day is still the same offer.
     """
     values: dict[str, Any] = {}
     errors: list[FieldError] = []
@@ -85,11 +84,6 @@ def read_fields(
         e.field == "crossed_price" for e in errors
     ):
         values["crossed_price"] = values["price"]
-    start_of_day = today.astimezone(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
-    if values["period_start"] is None and not any(e.field == "period_start" for e in errors):
-        values["period_start"] = start_of_day.strftime(DATE_FORMAT)
-    if values["period_end"] is None and not any(e.field == "period_end" for e in errors):
-        values["period_end"] = (start_of_day + timedelta(days=365)).strftime(DATE_FORMAT)
     if values["relay"] is None:
         values["relay"] = False
     return values, errors
@@ -391,6 +385,12 @@ def _merge(first: list[FieldError], second: list[FieldError]) -> list[FieldError
     return [*first, *(e for e in second if e.field not in unreadable)]
 
 
+def default_period(today: datetime) -> tuple[str, str]:
+    """The guide's publication period when the source gives none: today, and a year later."""
+    start = today.astimezone(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
+    return start.strftime(DATE_FORMAT), (start + timedelta(days=365)).strftime(DATE_FORMAT)
+
+
 __all__ = [
     "DATE_FORMAT",
     "FIELDS",
@@ -398,6 +398,7 @@ __all__ = [
     "MAX_SKU_LENGTH",
     "Offer",
     "check_offer",
+    "default_period",
     "ean_is_valid",
     "offer_id_for",
     "read_fields",

@@ -5,6 +5,7 @@ from __future__ import annotations
 from app.adapters.db import PostgresDatabase, SQLiteDatabase
 from app.application import OrderService
 from app.projections.marketplace_actions import MarketplaceActionsProjection
+from app.projections.offers import OffersProjection
 from app.projections.order_tabs import OrderTabsProjection
 from app.projections.runner import Projection, ProjectionRunner
 
@@ -13,6 +14,7 @@ def all_projections(db: SQLiteDatabase | PostgresDatabase) -> dict[str, Projecti
     projections: list[Projection] = [
         OrderTabsProjection(db.dialect),
         MarketplaceActionsProjection(db.dialect),
+        OffersProjection(db.dialect),
     ]
     return {p.name: p for p in projections}
 

@@ -42,7 +42,7 @@ class MarketplaceActionsProjection:
     def apply(self, tx: Transaction, generation: int, events: Sequence[ProjectedEvent]) -> None:
         rows = []
         for event in events:
-            kind = ACTION_OF_EVENT.get(event.type)
+            kind = ACTION_OF_EVENT.get(event.type) if event.aggregate == "Order" else None
             if kind is None or event.field("origin") == "marketplace":
                 continue
             at = event.timestamp.timestamp()

@@ -136,6 +136,8 @@ class OrderTabsProjection:
         new_rows: dict[UUID, dict[str, Any]] = {}
         changes: dict[UUID, _Change] = {}
         for event in events:
+            if event.aggregate != "Order":
+                continue
             if event.type == "Imported":
                 new_rows[event.originator_id] = self._imported(event)
                 continue

@@ -51,7 +51,8 @@ class ProjectedEvent:
     Handlers that need a few fields of a frequent event stay cheap.
     """
 
-    __slots__ = ("position", "originator_id", "version", "type", "_raw", "_state", "_transcoder", "_data")
+    __slots__ = ("position", "originator_id", "version", "type", "aggregate", "_raw", "_state",
+                 "_transcoder", "_data")
 
     def __init__(
         self,
@@ -61,11 +62,14 @@ class ProjectedEvent:
         type: str,  # noqa: A002 - the event's type name
         state: bytes,
         transcoder: Any,
+        aggregate: str = "Order",
     ) -> None:
         self.position = position
         self.originator_id = originator_id
         self.version = version
         self.type = type
+        # The aggregate class the event belongs to ("Order", "Offer").
+        self.aggregate = aggregate
         self._state = state
         self._raw: dict[str, Any] = orjson.loads(state)
         self._transcoder = transcoder
@@ -90,6 +94,11 @@ class ProjectedEvent:
     @property
     def timestamp(self) -> datetime:
         return self.field("timestamp")
+
+
+def _aggregate_of(topic: str) -> str:
+    """'app.domain.order:Order.Imported' -> 'Order'."""
+    return topic.rpartition(":")[2].partition(".")[0]
 
 
 def unwrap(value: Any) -> Any:
@@ -174,6 +183,7 @@ class EventLog:
                     row[3].rsplit(".", 1)[-1],
                     bytes(row[4]),
                     transcoder,
+                    _aggregate_of(row[3]),
                 )
                 for row in self.db.execute(self._select, (position, limit))
             ]
@@ -188,6 +198,7 @@ class EventLog:
                 n.topic.rsplit(".", 1)[-1],
                 n.state,
                 transcoder,
+                _aggregate_of(n.topic),
             )
             for n in notifications
         ]

@@ -137,7 +137,8 @@ class SyncStore:
         rows = self.db.execute(
             f"SELECT originator_id FROM {EVENTS_TABLE} WHERE originator_version = 1"
             f" AND originator_id IN ({marks})",
-            tuple(self._id(oid) for oid in order_ids),
+            # The event store keeps ids as UUIDs on PostgreSQL and as hex strings on SQLite.
+            tuple(oid if self.native_ids else oid.hex for oid in order_ids),
         )
         return {r[0] if isinstance(r[0], UUID) else UUID(r[0]) for r in rows}
 

@@ -1,0 +1,246 @@
+"""The offers read model (`offer_list`): each offer's current values, errors and version,
+for the offer list, the integration reports and the offer feed."""
+
+from __future__ import annotations
+
+import base64
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Any
+from uuid import UUID
+
+from app.adapters.db import PostgresDatabase, SQLiteDatabase, Transaction
+from app.projections.order_tabs import _Codec
+from app.projections.runner import ProjectedEvent
+
+NAME = "offers"
+
+_COLUMNS = ("generation, offer_id, channel, sku, ean, price_cents, quantity, published,"
+            " has_errors, errors, offer_values, promotion, operation, search, version, position,"
+            " updated_at")
+_UPSERT = (
+    f"INSERT INTO offer_list ({_COLUMNS}) VALUES ({', '.join(['%s'] * 17)})"
+    " ON CONFLICT (generation, offer_id) DO UPDATE SET ean = excluded.ean,"
+    " price_cents = excluded.price_cents, quantity = excluded.quantity,"
+    " published = excluded.published, has_errors = excluded.has_errors,"
+    " errors = excluded.errors, offer_values = excluded.offer_values,"
+    " promotion = excluded.promotion, operation = excluded.operation, search = excluded.search,"
+    " version = excluded.version, position = excluded.position, updated_at = excluded.updated_at"
+)
+
+
+def _json(value: Any) -> str:
+    return json.dumps(value, default=_plain, sort_keys=True, separators=(",", ":"))
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, Decimal):
+        return str(value)
+    raise TypeError(type(value))
+
+
+def _cents(value: Any) -> int | None:
+    return None if value is None else int(Decimal(str(value)) * 100)
+
+
+class OffersProjection:
+    name = NAME
+
+    def __init__(self, dialect: str) -> None:
+        self.codec = _Codec(dialect)
+
+    def apply(self, tx: Transaction, generation: int, events: Sequence[ProjectedEvent]) -> None:
+        offers = [e for e in events if e.aggregate == "Offer"]
+        if not offers:
+            return
+        ids = list({e.originator_id for e in offers})
+        state: dict[UUID, dict[str, Any]] = {}
+        for start in range(0, len(ids), 500):
+            chunk = ids[start:start + 500]
+            marks = ", ".join(["%s"] * len(chunk))
+            for row in tx.execute(
+                "SELECT offer_id, channel, sku, offer_values, errors, promotion, operation"
+                f" FROM offer_list WHERE generation = %s AND offer_id IN ({marks})",
+                (generation, *(self.codec.id(i) for i in chunk)),
+            ):
+                state[self.codec.read_id(row[0])] = {
+                    "channel": row[1], "sku": row[2], "values": json.loads(row[3]),
+                    "errors": json.loads(row[4]),
+                    "promotion": json.loads(row[5]) if row[5] else None,
+                    "operation": json.loads(row[6]) if row[6] else None,
+                }
+        for event in offers:
+            data = event.data
+            if event.type == "Registered":
+                state[event.originator_id] = {
+                    "channel": data["channel"], "sku": data["sku"],
+                    "values": json.loads(_json(data["values"])), "errors": data["errors"],
+                    "promotion": None, "operation": None,
+                }
+            offer = state.get(event.originator_id)
+            if offer is None:
+                continue
+            _apply(offer, event.type, json.loads(_json({k: v for k, v in data.items()
+                                                        if k not in _ENVELOPE})))
+            offer["version"] = event.version
+            offer["position"] = event.position
+            offer["updated_at"] = event.timestamp
+        rows = []
+        for offer_id, offer in state.items():
+            if "version" not in offer:
+                continue
+            values = offer["values"]
+            rows.append((
+                generation, self.codec.id(offer_id), offer["channel"], offer["sku"],
+                values.get("ean"), _cents(values.get("price")), values.get("quantity"),
+                _flag(bool(values.get("quantity")), self.codec.native),
+                _flag(bool(offer["errors"]), self.codec.native), _json(offer["errors"]),
+                _json(values), _json(offer["promotion"]) if offer["promotion"] else None,
+                _json(offer["operation"]) if offer["operation"] else None,
+                f"{offer['sku']} {values.get('ean') or ''}".lower(),
+                offer["version"], offer["position"], self.codec.time(offer["updated_at"]),
+            ))
+        tx.executemany(_UPSERT, rows)
+
+    def clear(self, tx: Transaction, generation: int) -> None:
+        tx.execute("DELETE FROM offer_list WHERE generation = %s", (generation,))
+
+
+_ENVELOPE = {"originator_id", "originator_version", "timestamp", "originator_topic", "actor",
+             "correlation_id"}
+
+
+def _flag(value: bool, native: bool) -> Any:
+    return value if native else int(value)
+
+
+def _apply(offer: dict[str, Any], kind: str, data: dict[str, Any]) -> None:
+    values = offer["values"]
+    if kind in ("ProductChanged", "PriceChanged", "PeriodChanged"):
+        values.update(data)
+    elif kind == "DeliveryTermsChanged":
+        values.update(data["terms"])
+    elif kind in ("StockChanged", "Republished"):
+        values["quantity"] = data["quantity"]
+    elif kind == "Unpublished":
+        values["quantity"] = 0
+    elif kind == "PromotionSet":
+        offer["promotion"] = data["promotion"]
+    elif kind == "PromotionEnded":
+        offer["promotion"] = None
+    elif kind == "OperationJoined":
+        offer["operation"] = {"name": data["operation"], "batch_id": data["batch_id"]}
+    elif kind == "ValidationChanged":
+        offer["errors"] = data["errors"]
+
+
+@dataclass(frozen=True)
+class OfferRow:
+    offer_id: UUID
+    channel: str
+    sku: str
+    values: dict[str, Any]
+    errors: list[dict[str, str]]
+    promotion: dict[str, Any] | None
+    operation: dict[str, Any] | None
+    version: int
+    sync_state: str
+    sent_version: int | None
+    import_id: str | None
+    marketplace_message: str | None
+
+
+_SELECT = (
+    "SELECT o.offer_id, o.channel, o.sku, o.offer_values, o.errors, o.promotion, o.operation,"
+    " o.version, s.sent_version, s.state, s.import_id, s.message"
+    " FROM offer_list o JOIN projection_positions p ON p.name = 'offers'"
+    " AND o.generation = p.generation"
+    " LEFT JOIN offer_sync s ON s.channel = o.channel AND s.sku = o.sku"
+)
+
+
+def sync_state(version: int, sent_version: int | None, state: str | None) -> str:
+    """pending: changed since last sent; else the last import's outcome."""
+    if sent_version is None or version > sent_version:
+        return "pending"
+    return state or "pending"
+
+
+class OfferQueries:
+    def __init__(self, db: SQLiteDatabase | PostgresDatabase) -> None:
+        self.db = db
+        self.codec = _Codec(db.dialect)
+
+    def _row(self, row: tuple[Any, ...]) -> OfferRow:
+        return OfferRow(
+            offer_id=self.codec.read_id(row[0]), channel=row[1], sku=row[2],
+            values=json.loads(row[3]), errors=json.loads(row[4]),
+            promotion=json.loads(row[5]) if row[5] else None,
+            operation=json.loads(row[6]) if row[6] else None,
+            version=int(row[7]), sent_version=row[8], sync_state=sync_state(int(row[7]), row[8], row[9]),
+            import_id=row[10], marketplace_message=row[11],
+        )
+
+    def list(
+        self,
+        *,
+        channel: str | None = None,
+        published: bool | None = None,
+        has_errors: bool | None = None,
+        sync: str | None = None,
+        q: str | None = None,
+        after: tuple[str, str] | None = None,
+        limit: int = 50,
+    ) -> list[OfferRow]:
+        where, params = [], []
+        if channel:
+            where.append("o.channel = %s")
+            params.append(channel)
+        if published is not None:
+            where.append("o.published = %s")
+            params.append(_flag(published, self.codec.native))
+        if has_errors is not None:
+            where.append("o.has_errors = %s")
+            params.append(_flag(has_errors, self.codec.native))
+        if sync == "pending":
+            where.append("(s.sent_version IS NULL OR o.version > s.sent_version)")
+        elif sync is not None:
+            where.append("(s.sent_version IS NOT NULL AND o.version <= s.sent_version AND s.state = %s)")
+            params.append(sync)
+        if q:
+            where.append("o.search LIKE %s")
+            params.append(f"%{q.lower().replace('%', '').replace('_', '')}%")
+        if after is not None:
+            where.append("(o.channel > %s OR (o.channel = %s AND o.sku > %s))")
+            params.extend([after[0], after[0], after[1]])
+        sql = _SELECT + (" WHERE " + " AND ".join(where) if where else "")
+        sql += " ORDER BY o.channel, o.sku LIMIT %s"
+        return [self._row(r) for r in self.db.execute(sql, (*params, limit))]
+
+    def get(self, channel: str, sku: str) -> OfferRow | None:
+        rows = self.db.execute(_SELECT + " WHERE o.channel = %s AND o.sku = %s", (channel, sku))
+        return self._row(rows[0]) if rows else None
+
+    def position(self) -> int:
+        rows = self.db.execute("SELECT position FROM projection_positions WHERE name = 'offers'")
+        return int(rows[0][0]) if rows else 0
+
+
+def encode_cursor(channel: str, sku: str) -> str:
+    return base64.urlsafe_b64encode(json.dumps([channel, sku]).encode()).decode()
+
+
+def decode_cursor(cursor: str) -> tuple[str, str]:
+    try:
+        channel, sku = json.loads(base64.urlsafe_b64decode(cursor.encode()))
+        if not isinstance(channel, str) or not isinstance(sku, str):
+            raise ValueError
+        return channel, sku
+    except (ValueError, TypeError, json.JSONDecodeError):
+        raise ValueError("cursor is not one this API gave") from None
+
+
+__all__ = ["NAME", "OfferQueries", "OfferRow", "OffersProjection", "decode_cursor",
+           "encode_cursor", "sync_state"]
