@@ -23,17 +23,10 @@ from eventsourcing.persistence import IntegrityError, StoredEvent
 from app.adapters.db import PostgresDatabase, SQLiteDatabase
 from app.adapters.recorders import EVENTS_TABLE
 from app.application import OrderService, Receipt
-from app.domain.errors import DomainError, VersionConflict
+from app.domain.errors import OfferNotFound, VersionConflict
 from app.domain.offer import FieldError, Offer, offer_id_for, read_fields
 
 log = structlog.get_logger(__name__)
-
-
-class OfferNotFound(DomainError):
-    def __init__(self, channel: str, sku: str) -> None:
-        super().__init__(f"no offer {sku!r} on channel {channel}")
-        self.channel = channel
-        self.sku = sku
 
 
 @dataclass

@@ -13,7 +13,9 @@ from app.adapters.recorders import EVENTS_TABLE
 from app.adapters.laredoute.sync_store import SyncStore
 from app.adapters.laredoute.worker import build_sync
 from app.adapters.api_keys import ApiKeyStore
-from app.api import admin, events, health, order_list, orders, sync
+from app.api import admin, events, health, offers, order_list, orders, sync
+from app.offers import OfferCatalog
+from app.projections.offers import OfferQueries
 from app.api.auth import AuthMiddleware, RateLimiter
 from app.api.middleware import RequestContextMiddleware
 from app.api.problems import install_problem_handlers
@@ -87,6 +89,8 @@ def create_app(
     app.state.order_tabs = OrderTabsQueries(db)
     app.state.sync = marketplace_sync
     app.state.sync_store = SyncStore(db)
+    app.state.offers = OfferCatalog(service, db)
+    app.state.offer_queries = OfferQueries(db)
     app.state.api_keys = ApiKeyStore(db, clock=lambda: clock().timestamp())
     install_problem_handlers(app)
     # Starlette runs the last middleware added first: request ids and logs, then keys.
@@ -101,6 +105,8 @@ def create_app(
     app.include_router(order_list.router)
     app.include_router(orders.router)
     app.include_router(sync.router)
+    app.include_router(offers.reports)
+    app.include_router(offers.router)
     app.include_router(events.router)
     app.include_router(admin.router)
     return app

@@ -30,15 +30,17 @@ from app.domain.actor import Actor, current_actor, current_correlation_id
 log = structlog.get_logger(__name__)
 
 # What each role may do. admin manages keys and channel settings and may do everything else;
-# operators work orders; auditors read everything, histories included, and change nothing;
-# integrators read the event stream and the orders' state.
+# operators work orders and offers; auditors read everything, histories included, and
+# change nothing; integrators read the event stream and the orders' and offers' state.
 PERMISSIONS: dict[str, frozenset[str]] = {
-    "admin": frozenset({"orders:read", "orders:history", "orders:write", "events:read",
-                        "sync:read", "sync:write", "keys:manage", "channels:manage"}),
-    "operator": frozenset({"orders:read", "orders:history", "orders:write", "sync:read",
-                           "sync:write"}),
-    "auditor": frozenset({"orders:read", "orders:history", "events:read", "sync:read"}),
-    "integrator": frozenset({"orders:read", "events:read"}),
+    "admin": frozenset({"orders:read", "orders:history", "orders:write", "offers:read",
+                        "offers:history", "offers:write", "events:read", "sync:read",
+                        "sync:write", "keys:manage", "channels:manage"}),
+    "operator": frozenset({"orders:read", "orders:history", "orders:write", "offers:read",
+                           "offers:history", "offers:write", "sync:read", "sync:write"}),
+    "auditor": frozenset({"orders:read", "orders:history", "offers:read", "offers:history",
+                          "events:read", "sync:read"}),
+    "integrator": frozenset({"orders:read", "offers:read", "events:read"}),
 }
 
 OPEN_PATHS = frozenset({"/healthz", "/readyz"})

@@ -6,7 +6,7 @@ import hashlib
 import json
 import re
 from collections.abc import Callable
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import Depends, Header, Request, Response
 from pydantic import BaseModel
@@ -118,7 +118,8 @@ def run_command(
     store: IdempotencyStore,
     key: str | None,
     body: BaseModel | None,
-    action: Callable[[Receipt], Order],
+    action: Callable[[Receipt], Any],
+    respond: Callable[[Any], Response] = order_response,
 ) -> Response:
     """Run a command once per Idempotency-Key; a retry gets the first answer back.
 
@@ -128,20 +129,20 @@ def run_command(
     """
     last_saved_position.set(None)
     if key is None:
-        return with_position(order_response(action(None)))
+        return with_position(respond(action(None)))
     request_hash = fingerprint(request, body)
     known = store.get(key)
     if known is not None:
         return _replay(known, request_hash)
     answered: list[Response] = []
 
-    def receipt(order: Order) -> IdempotencyRecord:
-        response = order_response(order)
+    def receipt(aggregate: Any) -> IdempotencyRecord:
+        response = respond(aggregate)
         answered.append(response)
         return _record(key, request_hash, response)
 
     try:
-        action(receipt)
+        result = action(receipt)
     except VersionConflict:
         # Lost a race: maybe to a retry of this very request, whose answer is now stored.
         known = store.get(key)
@@ -153,6 +154,8 @@ def run_command(
         if not store.put(_record(key, request_hash, refusal)):
             return _replay(store.get(key), request_hash)
         return refusal
+    if not answered:  # nothing to store: the command changed nothing
+        return with_position(respond(result))
     return with_position(answered[-1])
 
 

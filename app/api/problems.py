@@ -15,6 +15,7 @@ from app.domain.errors import (
     DeadlinePassed,
     DomainError,
     InvalidStatus,
+    OfferNotFound,
     OrderNotFound,
     RuleViolation,
     VersionConflict,
@@ -119,6 +120,8 @@ def _validation_errors(exc: RequestValidationError) -> list[dict[str, str]]:
 def domain_problem(request: Request, exc: DomainError) -> JSONResponse:
     if isinstance(exc, OrderNotFound):
         return problem_response(request, 404, "order-not-found", "Order not found", str(exc))
+    if isinstance(exc, OfferNotFound):
+        return problem_response(request, 404, "offer-not-found", "Offer not found", str(exc))
     if isinstance(exc, InvalidStatus):
         return problem_response(
             request,

@@ -2,6 +2,7 @@
 
     DomainError
     ├── OrderNotFound           no order has this id
+    ├── OfferNotFound           no offer has this SKU on this channel
     ├── InvalidStatus           the command is not allowed in the order's status
     ├── RuleViolation           a value breaks a business rule (names the field and the rule)
     │   └── DeadlinePassed      the 72-hour acceptance deadline is over
@@ -21,6 +22,13 @@ class OrderNotFound(DomainError):
     def __init__(self, order_id: object) -> None:
         super().__init__(f"order {order_id} not found")
         self.order_id = order_id
+
+
+class OfferNotFound(DomainError):
+    def __init__(self, channel: str, sku: str) -> None:
+        super().__init__(f"no offer {sku!r} on channel {channel}")
+        self.channel = channel
+        self.sku = sku
 
 
 class InvalidStatus(DomainError):

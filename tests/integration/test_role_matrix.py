@@ -3,7 +3,8 @@
 The table below is the access policy, written from the roles' definitions (not from the
 code): admin manages keys and channel settings and may do everything; an operator reads and
 changes orders and their marketplace actions; an auditor reads everything, histories
-included, and changes nothing; an integrator reads the event stream and the orders' state.
+included, and changes nothing; an integrator reads the event stream and the orders' and offers' state. Offers follow orders:
+operators change them, everyone reads them, histories are for operators and auditors.
 A route of the OpenAPI document without a row here fails the test.
 """
 
@@ -15,7 +16,9 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
+from app.adapters.db import open_database
 from app.application import OrderService
+from app.offers import OfferCatalog
 from app.config import Settings
 from tests.support import bearer, make_api_key, order_fields, order_payload
 
@@ -75,6 +78,25 @@ POLICY: dict[tuple[str, str], tuple[frozenset[str] | None, Request]] = {
     ("GET", "/v1/import-errors"): (READERS_OF_HISTORY, _call("GET", "/v1/import-errors", status=200)),
     ("GET", "/v1/sync/status"): (READERS_OF_HISTORY, _call("GET", "/v1/sync/status", status=200)),
     ("GET", "/v1/events"): (STREAM_READERS, _call("GET", "/v1/events?after=0", status=200)),
+    ("PUT", "/v1/offers/{channel}/{sku}"): (WRITERS, _call(
+        "PUT", "/v1/offers/laredoute/{sku}", status=428, body={"price": "9.99"})),
+    ("GET", "/v1/offers/{channel}/{sku}"): (EVERYONE, _call("GET", "/v1/offers/laredoute/{sku}", status=200)),
+    ("POST", "/v1/offers/{channel}/{sku}/unpublish"): (
+        WRITERS, _call("POST", "/v1/offers/laredoute/{sku}/unpublish", status=428)),
+    ("PUT", "/v1/offers/{channel}/{sku}/promotion"): (WRITERS, _call(
+        "PUT", "/v1/offers/laredoute/{sku}/promotion", status=428,
+        body={"price": "8.00", "crossed_price": "12.00"})),
+    ("DELETE", "/v1/offers/{channel}/{sku}/promotion"): (
+        WRITERS, _call("DELETE", "/v1/offers/laredoute/{sku}/promotion", status=428)),
+    ("GET", "/v1/offers/{channel}/{sku}/events"): (
+        READERS_OF_HISTORY, _call("GET", "/v1/offers/laredoute/{sku}/events", status=200)),
+    ("GET", "/v1/offers"): (EVERYONE, _call("GET", "/v1/offers?channel=laredoute", status=200)),
+    # An empty JSON source: past the access check it answers 200 and changes nothing.
+    ("POST", "/v1/offers/{channel}/bulk"): (WRITERS, _call(
+        "POST", "/v1/offers/laredoute/bulk", status=200, body=[])),
+    ("GET", "/v1/offer-reports/offers"): (EVERYONE, _call("GET", "/v1/offer-reports/offers", status=200)),
+    ("GET", "/v1/offer-reports/offers_laredoute"): (
+        EVERYONE, _call("GET", "/v1/offer-reports/offers_laredoute", status=200)),
     ("GET", "/v1/keys"): (ADMIN, _call("GET", "/v1/keys", status=200)),
     ("POST", "/v1/keys"): (ADMIN, _call(
         "POST", "/v1/keys", status=201,
@@ -106,16 +128,23 @@ def keys(settings: Settings) -> dict[str, str]:
     return {role: make_api_key(settings, role, f"matrix-{role}") for role in sorted(EVERYONE)}
 
 
-def _ids(service: OrderService) -> dict[str, str]:
+def _ids(service: OrderService, settings: Settings) -> dict[str, str]:
     order = service.import_order(**order_fields("LR-MATRIX")).order
     service.accept(order.id)
-    return {"order_id": str(order.id), "action_id": "1", "name": "nobody", "channel": "laredoute"}
+    db = open_database(settings)
+    try:
+        OfferCatalog(service, db).put("laredoute", "TUNIC-38", {
+            "ean": "4006381333931", "price": "29.99", "quantity": 3, "delivery_fee": "4.90"})
+    finally:
+        db.close()
+    return {"order_id": str(order.id), "action_id": "1", "name": "nobody", "channel": "laredoute",
+            "sku": "TUNIC-38"}
 
 
 def test_each_role_gets_exactly_the_status_it_should_on_every_route(
-    app, service: OrderService, keys: dict[str, str]
+    app, service: OrderService, settings: Settings, keys: dict[str, str]
 ) -> None:
-    ids = _ids(service)
+    ids = _ids(service, settings)
     # The accept above put action 1 in the outbox; confirm it so that a retry is refused (409).
     wrong: list[str] = []
     with TestClient(app, raise_server_exceptions=False) as client:

@@ -1,0 +1,531 @@
+"""Offer routes: one offer (PUT, GET, unpublish, promotion, history), the offer list, the
+bulk upload of a source (CSV or JSON) and the integration reports."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from datetime import datetime
+from decimal import Decimal
+from typing import Annotated, Any, Literal
+from uuid import UUID
+
+from fastapi import APIRouter, Query, Request, Response
+from pydantic import BaseModel, ConfigDict, Field
+
+from app.api.auth import AUTH_PROBLEMS, requires
+from app.api.commands import (
+    ExpectedVersionDep,
+    IdempotencyKeyDep,
+    IdempotencyStoreDep,
+    run_command,
+    with_position,
+)
+from app.api.problems import ProblemError
+from app.api.schemas import ActorPublic, Problem
+from app.domain.offer import FIELDS, Offer
+from app.domain.order import Channel
+from app.offers import BulkResult, OfferCatalog
+from app.projections.offers import OfferQueries, OfferRow, decode_cursor, encode_cursor
+
+router = APIRouter(prefix="/v1/offers", tags=["offers"], responses=AUTH_PROBLEMS)
+reports = APIRouter(prefix="/v1/offer-reports", tags=["offers"], responses=AUTH_PROBLEMS)
+
+SKU_PATTERN = r"^[^\s/]{1,64}$"
+SkuPath = Annotated[str, Field(pattern=SKU_PATTERN)]
+
+
+def _problem(description: str) -> dict[str, Any]:
+    return {"model": Problem, "description": description, "content": {"application/problem+json": {}}}
+
+
+_ETAG = {"ETag": {"description": 'The offer\'s version, e.g. "3"', "schema": {"type": "string"}}}
+_WRITE_PROBLEMS: dict[int | str, dict[str, Any]] = {
+    400: _problem("Malformed If-Match or Idempotency-Key header"),
+    404: _problem("No offer has this SKU on this channel"),
+    409: _problem("A request with the same Idempotency-Key is running"),
+    412: _problem("If-Match does not name the offer's current version"),
+    413: _problem("The body is too large"),
+    422: _problem("The body is invalid: the problem names the field and the rule"),
+    428: _problem("If-Match is missing"),
+}
+
+# Source column names of the seller guide (Lengow's La Redoute feed) and ours.
+GUIDE_COLUMNS = {
+    "productidentifier": "ean", "partnerproductreference": "sku",
+    "partnerproductparent": "parent_sku", "sellingpriceamount": "price",
+    "prixbarre": "crossed_price", "quantity": "quantity", "deliveryfee": "delivery_fee",
+    "shipmentdelay": "shipment_delay", "deliverydaysrangemin": "delivery_days_min",
+    "deliverydaysrangemax": "delivery_days_max", "deliveryrelay": "relay",
+    "relayfee": "relay_fee", "relaydelay": "relay_delay", "relaydaysrangemin": "relay_days_min",
+    "relaydaysrangemax": "relay_days_max", "sellingpriceweeefee": "eco_fee",
+    "sellingpriceweefee": "eco_fee", "offerperiodstartdate": "period_start",
+    "offerperiodenddate": "period_end",
+}
+
+
+# ---------------------------------------------------------------- schemas
+
+
+Scalar = str | int | float | bool | None
+
+
+class OfferBody(BaseModel):
+    """An offer's values, with the seller guide's names in the descriptions. Amounts are
+    strings like "29.99" or numbers; a value that breaks a rule is kept, with its error."""
+
+    model_config = ConfigDict(extra="forbid")
+    ean: Scalar = Field(default=None, description="ProductIdentifier (EAN-13)")
+    parent_sku: Scalar = Field(default=None, description="PartnerProductParent")
+    price: Scalar = Field(default=None, description="SellingPriceAmount")
+    crossed_price: Scalar = Field(default=None, description="PrixBarre (defaults to the price)")
+    quantity: Scalar = Field(default=None, description="Stock; 0 unpublishes the offer")
+    delivery_fee: Scalar = Field(default=None, description="DeliveryFee")
+    shipment_delay: Scalar = Field(default=None, description="ShipmentDelay (days)")
+    delivery_days_min: Scalar = Field(default=None, description="DeliveryDaysRangeMin")
+    delivery_days_max: Scalar = Field(default=None, description="DeliveryDaysRangeMax")
+    relay: Scalar = Field(default=None, description="DeliveryRelay")
+    relay_fee: Scalar = Field(default=None, description="RelayFee")
+    relay_delay: Scalar = Field(default=None, description="RelayDelay")
+    relay_days_min: Scalar = Field(default=None, description="RelayDaysRangeMin")
+    relay_days_max: Scalar = Field(default=None, description="RelayDaysRangeMax")
+    eco_fee: Scalar = Field(default=None, description="SellingPriceWEEEFee (not in the price)")
+    period_start: Scalar = Field(default=None, description="OfferPeriodStartDate, YYYY-MM-DDTHH:mm:ss")
+    period_end: Scalar = Field(default=None, description="OfferPeriodEndDate, YYYY-MM-DDTHH:mm:ss")
+
+
+class PromotionBody(BaseModel):
+    model_config = ConfigDict(extra="forbid", strict=True)
+    price: str = Field(pattern=r"^\d{1,7}(\.\d{1,2})?$", description="The promotional SellingPriceAmount")
+    crossed_price: str = Field(pattern=r"^\d{1,7}(\.\d{1,2})?$", description="PrixBarre")
+    start: str | None = Field(default=None, description="YYYY-MM-DDTHH:mm:ss")
+    end: str | None = Field(default=None, description="YYYY-MM-DDTHH:mm:ss")
+
+
+class FieldErrorPublic(BaseModel):
+    field: str
+    rule: str
+    message: str
+
+
+class OfferPublic(BaseModel):
+    id: UUID
+    channel: str
+    sku: str
+    version: int
+    published: bool
+    valid: bool
+    values: dict[str, Any]
+    errors: list[FieldErrorPublic]
+    promotion: dict[str, Any] | None
+    operation: dict[str, Any] | None
+
+    @classmethod
+    def of(cls, offer: Offer) -> OfferPublic:
+        return cls(
+            id=offer.id, channel=offer.channel, sku=offer.sku, version=offer.version,
+            published=offer.published, valid=offer.valid,
+            values=json.loads(json.dumps(offer.values, default=str)),
+            errors=[FieldErrorPublic(**e) for e in offer.errors],
+            promotion=json.loads(json.dumps(offer.promotion, default=str)) if offer.promotion else None,
+            operation=offer.operation,
+        )
+
+
+class OfferSummaryPublic(BaseModel):
+    id: UUID
+    channel: str
+    sku: str
+    version: int
+    published: bool
+    values: dict[str, Any]
+    errors: list[FieldErrorPublic]
+    promotion: dict[str, Any] | None
+    sync_state: Literal["pending", "sent", "live", "rejected"]
+    marketplace_message: str | None
+
+    @classmethod
+    def of(cls, row: OfferRow) -> OfferSummaryPublic:
+        return cls(
+            id=row.offer_id, channel=row.channel, sku=row.sku, version=row.version,
+            published=bool(row.values.get("quantity")), values=row.values,
+            errors=[FieldErrorPublic(**e) for e in row.errors], promotion=row.promotion,
+            sync_state=row.sync_state,  # type: ignore[arg-type]
+            marketplace_message=row.marketplace_message,
+        )
+
+
+class OfferListPublic(BaseModel):
+    items: list[OfferSummaryPublic]
+    next_cursor: str | None
+
+
+class OfferEventPublic(BaseModel):
+    type: str
+    version: int
+    timestamp: datetime
+    actor: ActorPublic | None
+    correlation_id: str | None
+    data: dict[str, Any]
+
+
+class OfferHistoryPublic(BaseModel):
+    offer_id: UUID
+    events: list[OfferEventPublic]
+
+
+class RejectedRowPublic(BaseModel):
+    line: int
+    sku: str | None
+    field: str
+    rule: str
+    message: str
+
+
+class BulkResultPublic(BaseModel):
+    rows: int
+    created: int
+    updated: int
+    unchanged: int
+    unpublished: int
+    invalid: int
+    rejected: list[RejectedRowPublic]
+
+    @classmethod
+    def of(cls, result: BulkResult) -> BulkResultPublic:
+        return cls(rows=result.rows, created=result.created, updated=result.updated,
+                   unchanged=result.unchanged, unpublished=result.unpublished,
+                   invalid=result.invalid,
+                   rejected=[RejectedRowPublic(**vars(r)) for r in result.rejected])
+
+
+class ReportLinePublic(BaseModel):
+    channel: str
+    sku: str
+    errors: list[FieldErrorPublic]
+
+
+class MarketplaceReportLinePublic(BaseModel):
+    channel: str
+    sku: str
+    import_id: str | None
+    message: str | None
+
+
+# ---------------------------------------------------------------- helpers
+
+
+def _catalog(request: Request) -> OfferCatalog:
+    return request.app.state.offers
+
+
+def _queries(request: Request) -> OfferQueries:
+    return request.app.state.offer_queries
+
+
+def offer_response(offer: Offer, status_code: int = 200) -> Response:
+    return Response(OfferPublic.of(offer).model_dump_json(), status_code=status_code,
+                    media_type="application/json", headers={"ETag": f'"{offer.version}"'})
+
+
+def _check_sku(sku: str) -> str:
+    if not sku or len(sku) > 64 or any(c.isspace() for c in sku):
+        raise ProblemError(422, "invalid-request", "The request is invalid",
+                           "sku is 1 to 64 characters without spaces", field="sku", rule="sku")
+    return sku
+
+
+# ---------------------------------------------------------------- one offer
+
+
+@router.put(
+    "/{channel}/{sku}",
+    response_model=OfferPublic,
+    dependencies=[requires("offers:write")],
+    summary="Create or replace an offer's values (If-Match needed once it exists)",
+    responses={200: {"description": "Updated", "headers": _ETAG},
+               201: {"description": "Created", "headers": _ETAG}, **_WRITE_PROBLEMS},
+)
+def put_offer(
+    channel: Channel,
+    sku: str,
+    body: OfferBody,
+    request: Request,
+    store: IdempotencyStoreDep,
+    key: IdempotencyKeyDep,
+) -> Response:
+    _check_sku(sku)
+    catalog = _catalog(request)
+    exists = catalog.find(channel.value, sku) is not None
+    version = _if_match(request, required=exists)
+    raw = body.model_dump(exclude_unset=False)
+    return run_command(
+        request, store, key, body,
+        lambda receipt: catalog.put(channel.value, sku, raw, expected_version=version,
+                                    receipt=receipt)[0],
+        respond=lambda offer: offer_response(offer, 200 if exists else 201),
+    )
+
+
+def _if_match(request: Request, *, required: bool) -> int | None:
+    from app.api.commands import expected_version
+
+    header = request.headers.get("if-match")
+    if header is None and not required:
+        return None
+    return expected_version(header)
+
+
+@router.get(
+    "/{channel}/{sku}",
+    response_model=OfferPublic,
+    dependencies=[requires("offers:read")],
+    summary="The offer now, with its ETag",
+    responses={200: {"headers": _ETAG, "description": "The offer"},
+               404: _problem("No offer has this SKU on this channel")},
+)
+def get_offer(channel: Channel, sku: str, request: Request) -> Response:
+    return offer_response(_catalog(request).get(channel.value, _check_sku(sku)))
+
+
+@router.post(
+    "/{channel}/{sku}/unpublish",
+    response_model=OfferPublic,
+    dependencies=[requires("offers:write")],
+    summary="Unpublish the offer: quantity 0 (it is kept)",
+    responses={200: {"headers": _ETAG, "description": "The offer"}, **_WRITE_PROBLEMS},
+)
+def unpublish_offer(
+    channel: Channel, sku: str, request: Request, store: IdempotencyStoreDep,
+    version: ExpectedVersionDep, key: IdempotencyKeyDep,
+) -> Response:
+    catalog = _catalog(request)
+    return run_command(
+        request, store, key, None,
+        lambda receipt: catalog.unpublish(channel.value, _check_sku(sku),
+                                          expected_version=version, receipt=receipt),
+        respond=offer_response,
+    )
+
+
+@router.put(
+    "/{channel}/{sku}/promotion",
+    response_model=OfferPublic,
+    dependencies=[requires("offers:write")],
+    summary="Set a promotion: a promotional price against a crossed-out price, optional dates",
+    responses={200: {"headers": _ETAG, "description": "The offer"}, **_WRITE_PROBLEMS},
+)
+def set_promotion(
+    channel: Channel, sku: str, body: PromotionBody, request: Request,
+    store: IdempotencyStoreDep, version: ExpectedVersionDep, key: IdempotencyKeyDep,
+) -> Response:
+    catalog = _catalog(request)
+    return run_command(
+        request, store, key, body,
+        lambda receipt: catalog.set_promotion(
+            channel.value, _check_sku(sku), price=Decimal(body.price),
+            crossed_price=Decimal(body.crossed_price), start=body.start, end=body.end,
+            expected_version=version, receipt=receipt),
+        respond=offer_response,
+    )
+
+
+@router.delete(
+    "/{channel}/{sku}/promotion",
+    response_model=OfferPublic,
+    dependencies=[requires("offers:write")],
+    summary="End the offer's promotion",
+    responses={200: {"headers": _ETAG, "description": "The offer"}, **_WRITE_PROBLEMS},
+)
+def end_promotion(
+    channel: Channel, sku: str, request: Request, store: IdempotencyStoreDep,
+    version: ExpectedVersionDep, key: IdempotencyKeyDep,
+) -> Response:
+    catalog = _catalog(request)
+    return run_command(
+        request, store, key, None,
+        lambda receipt: catalog.end_promotion(channel.value, _check_sku(sku),
+                                              expected_version=version, receipt=receipt),
+        respond=offer_response,
+    )
+
+
+@router.get(
+    "/{channel}/{sku}/events",
+    response_model=OfferHistoryPublic,
+    dependencies=[requires("offers:history")],
+    summary="The offer's whole history, oldest first",
+    responses={404: _problem("No offer has this SKU on this channel")},
+)
+def offer_events(channel: Channel, sku: str, request: Request) -> OfferHistoryPublic:
+    catalog = _catalog(request)
+    offer = catalog.get(channel.value, _check_sku(sku))
+    return OfferHistoryPublic(
+        offer_id=offer.id,
+        events=[
+            OfferEventPublic(type=e.type, version=e.version, timestamp=e.timestamp,
+                             actor=ActorPublic(**e.actor) if e.actor else None,
+                             correlation_id=e.correlation_id,
+                             data=json.loads(json.dumps(e.data, default=str)))
+            for e in catalog.history(channel.value, sku)
+        ],
+    )
+
+
+# ---------------------------------------------------------------- many offers
+
+
+@router.get(
+    "",
+    response_model=OfferListPublic,
+    dependencies=[requires("offers:read")],
+    summary="Offers by channel and SKU, with filters; keyset pagination",
+    responses={422: _problem("A query parameter is invalid: the problem names it")},
+)
+def list_offers(
+    request: Request,
+    channel: Channel | None = None,
+    published: bool | None = None,
+    has_errors: bool | None = None,
+    sync_state: Literal["pending", "sent", "live", "rejected"] | None = None,
+    q: Annotated[str | None, Query(min_length=1, max_length=64)] = None,
+    limit: Annotated[int, Query(ge=1, le=200)] = 50,
+    cursor: Annotated[str | None, Query(max_length=512)] = None,
+) -> OfferListPublic:
+    try:
+        after = decode_cursor(cursor) if cursor else None
+    except ValueError as exc:
+        raise ProblemError(422, "invalid-request", "The request is invalid", str(exc),
+                           field="cursor", rule="cursor") from None
+    rows = _queries(request).list(
+        channel=channel.value if channel else None, published=published, has_errors=has_errors,
+        sync=sync_state, q=q, after=after, limit=limit + 1,
+    )
+    more = len(rows) > limit
+    rows = rows[:limit]
+    return OfferListPublic(
+        items=[OfferSummaryPublic.of(r) for r in rows],
+        next_cursor=encode_cursor(rows[-1].channel, rows[-1].sku) if more else None,
+    )
+
+
+@router.post(
+    "/{channel}/bulk",
+    response_model=BulkResultPublic,
+    dependencies=[requires("offers:write")],
+    summary="Upsert offers from the merchant's source (text/csv or application/json)",
+    description="CSV with a header line (`;` or `,`), columns named as the seller guide "
+    "(PartnerProductReference, ProductIdentifier, SellingPriceAmount, PrixBarre, quantity, "
+    "DeliveryFee, ...) or as this API (sku, ean, price, ...); or a JSON array of objects. "
+    "mode=full: offers of the channel missing from the source are set to quantity 0 (kept as "
+    "virtual products); mode=partial (default) leaves them alone. The same source twice "
+    "changes nothing.",
+    responses={413: _problem("The body is too large"),
+               415: _problem("The body is neither text/csv nor application/json"),
+               422: _problem("The body cannot be read: the problem says where")},
+)
+async def bulk_upsert(
+    channel: Channel, request: Request, mode: Literal["full", "partial"] = "partial",
+) -> Response:
+    from starlette.concurrency import run_in_threadpool
+
+    body = await request.body()
+    content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    rows = parse_source(body, content_type)
+    result = await run_in_threadpool(
+        _catalog(request).upsert_many, channel.value, rows, full=mode == "full"
+    )
+    return with_position(Response(BulkResultPublic.of(result).model_dump_json(),
+                                  media_type="application/json"))
+
+
+def parse_source(body: bytes, content_type: str) -> list[dict[str, Any]]:
+    """Rows of a merchant source, keyed by this API's field names."""
+    if content_type == "application/json":
+        try:
+            data = json.loads(body)
+        except (ValueError, UnicodeDecodeError) as exc:
+            raise ProblemError(422, "invalid-request", "The body is not JSON", str(exc),
+                               field="body", rule="json") from None
+        if not isinstance(data, list) or not all(isinstance(r, dict) for r in data):
+            raise ProblemError(422, "invalid-request", "The body is invalid",
+                               "a JSON source is an array of offer objects", field="body",
+                               rule="array_of_objects")
+        return [_renamed(r) for r in data]
+    if content_type in ("text/csv", "application/csv", "text/plain"):
+        return read_csv(body)
+    raise ProblemError(415, "unsupported-media-type", "Unsupported media type",
+                       "send text/csv or application/json", field="Content-Type",
+                       rule="csv_or_json")
+
+
+def read_csv(body: bytes) -> list[dict[str, Any]]:
+    try:
+        text = body.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        raise ProblemError(422, "invalid-request", "The body is not UTF-8",
+                           "the CSV source must be UTF-8", field="body", rule="utf8") from None
+    header = text.split("\n", 1)[0]
+    delimiter = ";" if header.count(";") >= header.count(",") else ","
+    reader = csv.DictReader(io.StringIO(text), delimiter=delimiter)
+    if not reader.fieldnames or "sku" not in {_column(c) for c in reader.fieldnames}:
+        raise ProblemError(422, "invalid-request", "The CSV has no SKU column",
+                           "the header must name PartnerProductReference (or sku)",
+                           field="body", rule="sku_column")
+    return [_renamed(row) for row in reader]
+
+
+def _column(name: str | None) -> str:
+    key = (name or "").strip()
+    return GUIDE_COLUMNS.get(key.lower().replace("_", "").replace(" ", ""), key)
+
+
+def _renamed(row: dict[str, Any]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for name, value in row.items():
+        column = _column(name)
+        if column in FIELDS or column == "sku":
+            out[column] = value
+    return out
+
+
+# ---------------------------------------------------------------- reports
+
+
+@reports.get(
+    "/offers",
+    response_model=list[ReportLinePublic],
+    dependencies=[requires("offers:read")],
+    summary="Integration report 'offers': our validation errors, per offer",
+)
+def report_offers(request: Request, channel: Channel | None = None) -> list[ReportLinePublic]:
+    return [ReportLinePublic(channel=r.channel, sku=r.sku,
+                             errors=[FieldErrorPublic(**e) for e in r.errors])
+            for r in _all(request, channel, has_errors=True)]
+
+
+@reports.get(
+    "/offers_laredoute",
+    response_model=list[MarketplaceReportLinePublic],
+    dependencies=[requires("offers:read")],
+    summary="Integration report 'offers_laredoute': the marketplace's error per offer",
+)
+def report_offers_laredoute(
+    request: Request, channel: Channel | None = None
+) -> list[MarketplaceReportLinePublic]:
+    return [MarketplaceReportLinePublic(channel=r.channel, sku=r.sku, import_id=r.import_id,
+                                        message=r.marketplace_message)
+            for r in _all(request, channel, sync="rejected")]
+
+
+def _all(request: Request, channel: Channel | None, **filters: Any) -> list[OfferRow]:
+    rows: list[OfferRow] = []
+    after = None
+    while True:
+        page = _queries(request).list(channel=channel.value if channel else None, after=after,
+                                      limit=1000, **filters)
+        rows.extend(page)
+        if len(page) < 1000:
+            return rows
+        after = (page[-1].channel, page[-1].sku)
