@@ -99,6 +99,8 @@ def _sandbox(args: argparse.Namespace) -> int:
 
 
 def _keys(settings: Settings, args: argparse.Namespace) -> int:
+    import os
+    import secrets
     from datetime import UTC, datetime
     from pathlib import Path
 
@@ -142,15 +144,50 @@ def _keys(settings: Settings, args: argparse.Namespace) -> int:
         name = "demo-operator"
         if store.get(name) is not None:
             store.revoke(name)
-            name = f"demo-operator-{int(datetime.now(UTC).timestamp())}"
+            # Unique even when made twice in one second (the timestamp alone is not).
+            name = f"demo-operator-{int(datetime.now(UTC).timestamp())}-{secrets.token_hex(3)}"
         _, secret = store.create(name, "operator")
         path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(secret + "\n")
-        path.chmod(0o600)
+        # Created private: the key is never readable by others, not even for a moment.
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        os.fchmod(fd, 0o600)
+        with os.fdopen(fd, "w") as file:
+            file.write(secret + "\n")
         print(secret)
         return 0
     finally:
         db.close()
+
+
+def _offers(settings: Settings, args: argparse.Namespace) -> int:
+    """`oms offers import FILE`: the same upsert as POST /v1/offers/{channel}/bulk."""
+    import json
+    from pathlib import Path
+
+    from app.adapters.db import open_database
+    from app.application import open_service
+    from app.domain.actor import Actor, acting_as
+    from app.offer_source import SourceError, read_source
+    from app.offers import OfferCatalog
+
+    path = Path(args.file)
+    kind = "application/json" if (args.format or path.suffix.lstrip(".")) == "json" else "text/csv"
+    try:
+        rows = read_source(path.read_bytes(), kind)
+    except (OSError, SourceError) as exc:
+        print(f"cannot read {path}: {exc}", file=sys.stderr)
+        return 2
+    db = open_database(settings)
+    service = open_service(settings)
+    try:
+        with acting_as(Actor("cli:offers-import", "operator"), f"import:{path.name}"):
+            result = OfferCatalog(service, db).upsert_many(args.channel, rows, full=args.full)
+    finally:
+        service.close()
+        db.close()
+    summary = {k: v for k, v in vars(result).items() if k != "rejected"}
+    print(json.dumps({**summary, "rejected": [vars(r) for r in result.rejected]}, indent=2))
+    return 0
 
 
 def _projections(settings: Settings, action: str, name: str | None, in_place: bool) -> int:
@@ -212,6 +249,18 @@ def main(argv: list[str] | None = None) -> int:
     sandbox.add_argument("--payment-delay", type=float, default=None,
                          help="seconds before an accepted order's payment is validated")
     sandbox.add_argument("--seed", type=int, default=None)
+    offers = commands.add_parser("offers", help="offers: import a source file")
+    offer_actions = offers.add_subparsers(dest="action", required=True)
+    offer_import = offer_actions.add_parser(
+        "import", help="upsert the offers of a CSV or JSON source file (as POST .../bulk)"
+    )
+    offer_import.add_argument("file")
+    offer_import.add_argument("--channel", required=True, choices=["laredoute", "labrandboutique"])
+    offer_import.add_argument("--full", action="store_true",
+                              help="the file is the whole catalogue: offers missing from it get "
+                              "quantity 0 (kept as virtual products)")
+    offer_import.add_argument("--format", choices=["csv", "json"], default=None,
+                              help="default: from the file's extension")
     keys = commands.add_parser("keys", help="API keys: create, list, revoke")
     key_actions = keys.add_subparsers(dest="action", required=True)
     create = key_actions.add_parser("create", help="create a key and print it (shown once)")
@@ -248,6 +297,8 @@ def main(argv: list[str] | None = None) -> int:
         return _worker(settings)
     if args.command == "keys":
         return _keys(settings, args)
+    if args.command == "offers":
+        return _offers(settings, args)
     if args.command == "migrate":
         return _migrate(settings)
     if args.command == "projections":

@@ -3,8 +3,6 @@ bulk upload of a source (CSV or JSON) and the integration reports."""
 
 from __future__ import annotations
 
-import csv
-import io
 import json
 from datetime import datetime
 from decimal import Decimal
@@ -24,9 +22,10 @@ from app.api.commands import (
 )
 from app.api.problems import ProblemError
 from app.api.schemas import ActorPublic, Problem
-from app.domain.offer import FIELDS, Offer
+from app.domain.offer import Offer
 from app.domain.order import Channel
 from app.offers import BulkResult, OfferCatalog
+from app.offer_source import SourceError, read_source
 from app.projections.offers import OfferQueries, OfferRow, decode_cursor, encode_cursor
 
 router = APIRouter(prefix="/v1/offers", tags=["offers"], responses=AUTH_PROBLEMS)
@@ -50,20 +49,6 @@ _WRITE_PROBLEMS: dict[int | str, dict[str, Any]] = {
     422: _problem("The body is invalid: the problem names the field and the rule"),
     428: _problem("If-Match is missing"),
 }
-
-# Source column names of the seller guide (Lengow's La Redoute feed) and ours.
-GUIDE_COLUMNS = {
-    "productidentifier": "ean", "partnerproductreference": "sku",
-    "partnerproductparent": "parent_sku", "sellingpriceamount": "price",
-    "prixbarre": "crossed_price", "quantity": "quantity", "deliveryfee": "delivery_fee",
-    "shipmentdelay": "shipment_delay", "deliverydaysrangemin": "delivery_days_min",
-    "deliverydaysrangemax": "delivery_days_max", "deliveryrelay": "relay",
-    "relayfee": "relay_fee", "relaydelay": "relay_delay", "relaydaysrangemin": "relay_days_min",
-    "relaydaysrangemax": "relay_days_max", "sellingpriceweeefee": "eco_fee",
-    "sellingpriceweefee": "eco_fee", "offerperiodstartdate": "period_start",
-    "offerperiodenddate": "period_end",
-}
-
 
 # ---------------------------------------------------------------- schemas
 
@@ -441,53 +426,13 @@ async def bulk_upsert(
 
 
 def parse_source(body: bytes, content_type: str) -> list[dict[str, Any]]:
-    """Rows of a merchant source, keyed by this API's field names."""
-    if content_type == "application/json":
-        try:
-            data = json.loads(body)
-        except (ValueError, UnicodeDecodeError) as exc:
-            raise ProblemError(422, "invalid-request", "The body is not JSON", str(exc),
-                               field="body", rule="json") from None
-        if not isinstance(data, list) or not all(isinstance(r, dict) for r in data):
-            raise ProblemError(422, "invalid-request", "The body is invalid",
-                               "a JSON source is an array of offer objects", field="body",
-                               rule="array_of_objects")
-        return [_renamed(r) for r in data]
-    if content_type in ("text/csv", "application/csv", "text/plain"):
-        return read_csv(body)
-    raise ProblemError(415, "unsupported-media-type", "Unsupported media type",
-                       "send text/csv or application/json", field="Content-Type",
-                       rule="csv_or_json")
-
-
-def read_csv(body: bytes) -> list[dict[str, Any]]:
     try:
-        text = body.decode("utf-8-sig")
-    except UnicodeDecodeError:
-        raise ProblemError(422, "invalid-request", "The body is not UTF-8",
-                           "the CSV source must be UTF-8", field="body", rule="utf8") from None
-    header = text.split("\n", 1)[0]
-    delimiter = ";" if header.count(";") >= header.count(",") else ","
-    reader = csv.DictReader(io.StringIO(text), delimiter=delimiter)
-    if not reader.fieldnames or "sku" not in {_column(c) for c in reader.fieldnames}:
-        raise ProblemError(422, "invalid-request", "The CSV has no SKU column",
-                           "the header must name PartnerProductReference (or sku)",
-                           field="body", rule="sku_column")
-    return [_renamed(row) for row in reader]
-
-
-def _column(name: str | None) -> str:
-    key = (name or "").strip()
-    return GUIDE_COLUMNS.get(key.lower().replace("_", "").replace(" ", ""), key)
-
-
-def _renamed(row: dict[str, Any]) -> dict[str, Any]:
-    out: dict[str, Any] = {}
-    for name, value in row.items():
-        column = _column(name)
-        if column in FIELDS or column == "sku":
-            out[column] = value
-    return out
+        return read_source(body, content_type)
+    except SourceError as exc:
+        status = 415 if exc.rule == "csv_or_json" else 422
+        raise ProblemError(status, "unsupported-media-type" if status == 415 else "invalid-request",
+                           "The source cannot be read", str(exc), field=exc.field,
+                           rule=exc.rule) from None
 
 
 # ---------------------------------------------------------------- reports
