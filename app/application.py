@@ -179,11 +179,12 @@ class OrderService(Application[UUID]):
         receipt: Receipt = None,
         origin: str = "merchant",
         at: datetime | None = None,
+        refused_lines: list[str] | None = None,
     ) -> Order:
         return self._change(
             order_id,
             expected_version,
-            lambda o: o.accept(at=at or self.clock(), origin=origin),
+            lambda o: o.accept(at=at or self.clock(), origin=origin, refused_lines=refused_lines),
             receipt,
         )
 

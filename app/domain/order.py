@@ -235,6 +235,7 @@ class Order(AttributedAggregate):
         self.refusal_reason: str | None = None
         self.cancel_reason: str | None = None
         self.closed_at: datetime | None = None
+        self.refused_lines: list[str] = []
 
     # ---------------------------------------------------------------- derived state
 
@@ -321,21 +322,43 @@ class Order(AttributedAggregate):
 
     # ---------------------------------------------------------------- merchant commands
 
-    def accept(self, *, at: datetime, origin: str = "merchant") -> None:
-        """`origin` is "marketplace" when the sync mirrors an acceptance made elsewhere."""
+    def accept(
+        self, *, at: datetime, origin: str = "merchant", refused_lines: list[str] | None = None
+    ) -> None:
+        """Accept the order, refusing some lines if need be (an offer out of stock).
+
+        `origin` is "marketplace" when the sync mirrors an acceptance made elsewhere. At least
+        one line must be accepted: refusing them all is refusing the order.
+        """
         self._require("accept", {OrderStatus.CREATED})
+        refused = sorted(set(refused_lines or ()))
+        for line_id in refused:
+            if self.line(line_id) is None:
+                raise RuleViolation("refused_lines", "unknown_line",
+                                    f"the order has no line {line_id!r}")
+        if refused and len(refused) == len(self.lines):
+            raise RuleViolation("refused_lines", "one_line_accepted",
+                                "every line is refused: refuse the order instead")
         if at > self.acceptance_deadline:
             raise DeadlinePassed(
                 "accepted_at",
                 "acceptance_deadline",
                 f"the acceptance deadline passed at {self.acceptance_deadline.isoformat()}",
             )
-        self._accepted(at=at, status=OrderStatus.ACCEPTED, origin=_origin(origin))
+        self._accepted(at=at, status=OrderStatus.ACCEPTED, origin=_origin(origin),
+                       refused_lines=refused)
 
     @event("Accepted")
-    def _accepted(self, at: datetime, status: str, origin: str = "merchant") -> None:
+    def _accepted(
+        self, at: datetime, status: str, origin: str = "merchant",
+        refused_lines: list[str] | None = None,
+    ) -> None:
         self.fulfilment_status = OrderStatus.ACCEPTED
         self.accepted_at = at
+        self.refused_lines = list(refused_lines or [])
+        for line_id in self.refused_lines:
+            line = self._line(line_id)
+            line.canceled_quantity = line.quantity
 
     def refuse(self, *, reason: str, origin: str = "merchant") -> None:
         self._require("refuse", {OrderStatus.CREATED})

@@ -278,3 +278,40 @@ def test_the_sync_jobs_record_themselves_as_the_actor_of_their_events(market: Ha
     first, _, third = (e.correlation_id for e in history)
     assert first and third and first != third
     assert first.startswith("import:laredoute:")
+
+
+def test_auto_accept_refuses_the_lines_whose_offer_has_no_stock(
+    market: Harness, synced_settings,
+) -> None:
+    from app.offers import OfferCatalog
+    from app.projections.offers import OffersProjection
+    from app.projections.runner import ProjectionRunner
+    from tests.e2e.harness import Harness as _Harness
+
+    auto = _Harness(synced_settings.model_copy(update={"laredoute_auto_accept": True}), market.url)
+    try:
+        (partly,) = auto.generate(1, lines=2)
+        (empty,) = auto.generate(1, lines=1)
+        lines = auto.raw(partly)["order_lines"]
+        out, kept = lines[0]["offer_sku"], lines[1]["offer_sku"]
+        assert out != kept
+        gone = auto.raw(empty)["order_lines"][0]["offer_sku"]
+        catalog = OfferCatalog(auto.service, auto.db)
+        for sku, quantity in ((out, 0), (kept, 4), (gone, 0)):
+            catalog.put("laredoute", sku, {"ean": "4006381333931", "price": "10.00",
+                                           "quantity": quantity, "delivery_fee": "4.90"})
+        ProjectionRunner(auto.db, auto.service, OffersProjection(auto.db.dialect)).catch_up()
+        auto.import_round()
+        auto.deliver_until_settled()
+
+        order = auto.order(partly)
+        assert order.status == "ACCEPTED"
+        assert order.refused_lines == [lines[0]["order_line_id"]]
+        states = {line["order_line_id"]: line["order_line_state"]
+                  for line in auto.raw(partly)["order_lines"]}
+        assert states == {lines[0]["order_line_id"]: "REFUSED",
+                          lines[1]["order_line_id"]: "WAITING_DEBIT_PAYMENT"}
+        assert auto.order(empty).status == "REFUSED"
+        assert auto.raw(empty)["order_state"] == "REFUSED"
+    finally:
+        auto.close()

@@ -174,7 +174,8 @@ class ActionDelivery:
     def _send(self, client: MiraklClient, action: Action, order: Order) -> dict[str, Any] | None:
         mid = order.marketplace_order_id
         if action.kind == "accept":
-            client.accept(mid, {line.line_id: True for line in order.lines})
+            refused = set(order.refused_lines)
+            client.accept(mid, {line.line_id: line.line_id not in refused for line in order.lines})
             return None
         if action.kind == "refuse":
             client.accept(mid, {line.line_id: False for line in order.lines})

@@ -245,8 +245,16 @@ class OrderImporter:
         return created, present
 
     def _auto_accept(self, order_id: UUID) -> None:
+        """Accept a new order; a line whose offer has no stock is refused, and an order whose
+        every line is out of stock is refused."""
         try:
-            self.service.accept(order_id)
+            order = self.service.get_order(order_id)
+            empty = self.store.out_of_stock(self.channel, [line.sku for line in order.lines])
+            refused = [line.line_id for line in order.lines if line.sku in empty]
+            if refused and len(refused) == len(order.lines):
+                self.service.refuse(order_id, reason="out of stock")
+            else:
+                self.service.accept(order_id, refused_lines=refused)
         except DomainError as exc:
             log.warning("auto_accept_refused", order_id=str(order_id), error=str(exc))
 
@@ -303,8 +311,10 @@ class OrderImporter:
         if current == OrderStatus.CREATED:
             if target in _ACCEPTED_OR_LATER:
                 accepted_at = view.acceptance_decision_date or at
+                refused = [line.line_id for line in view.lines if line.state == "REFUSED"]
                 return lambda: service.accept(oid, expected_version=version, origin="marketplace",
-                                              at=min(accepted_at, order.acceptance_deadline))
+                                              at=min(accepted_at, order.acceptance_deadline),
+                                              refused_lines=refused)
             if target == OrderStatus.REFUSED:
                 return lambda: service.refuse(oid, reason=view.reason_code or "refused on the marketplace",
                                               expected_version=version, origin="marketplace")

@@ -127,6 +127,19 @@ class SyncStore:
                 (channel, auto_accept, at, by),
             )
 
+    def out_of_stock(self, channel: str, skus: Sequence[str]) -> set[str]:
+        """Which of these SKUs are offers of the channel with no stock (quantity 0)."""
+        if not skus:
+            return set()
+        marks = ", ".join(["%s"] * len(skus))
+        rows = self.db.execute(
+            "SELECT o.sku FROM offer_list o JOIN projection_positions p ON p.name = 'offers'"
+            f" AND o.generation = p.generation WHERE o.channel = %s AND o.sku IN ({marks})"
+            " AND o.quantity = 0",
+            (channel, *skus),
+        )
+        return {row[0] for row in rows}
+
     # ---------------------------------------------------------------- marketplace states
 
     def existing_orders(self, order_ids: Sequence[UUID]) -> set[UUID]:
