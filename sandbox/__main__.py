@@ -1,4 +1,5 @@
-"""python -m sandbox --host 127.0.0.1 --port 8001 [--demo-rate N] [--payment-delay S] [--seed N]"""
+"""python -m sandbox --host 127.0.0.1 --port 8001 [--demo-rate N] [--payment-delay S] [--seed N]
+[--offer-import-delay S]"""
 
 from __future__ import annotations
 
@@ -29,6 +30,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--receive-delay", type=_delay, default=defaults.receive_delay)
     parser.add_argument("--close-delay", type=_delay, default=defaults.close_delay)
     parser.add_argument("--refund-delay", type=_delay, default=defaults.refund_delay)
+    parser.add_argument("--offer-import-delay", type=_delay, default=defaults.offer_import_delay)
     args = parser.parse_args(argv)
     timings = replace(
         defaults,
@@ -38,6 +40,7 @@ def main(argv: list[str] | None = None) -> None:
         close_delay=args.close_delay,
         refund_delay=args.refund_delay,
         demo_orders_per_minute=args.demo_rate,
+        offer_import_delay=args.offer_import_delay,
     )
     run(args.host, args.port, SandboxConfig(seed=args.seed, timings=timings))
 

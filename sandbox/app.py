@@ -83,7 +83,7 @@ def create_sandbox_app(config: SandboxConfig | None = None) -> Any:
         title="La Redoute sandbox marketplace",
         description="The Mirakl seller API subset our service uses (/api), and a control API "
         "(/control) to drive the marketplace's side: payments, delivery, payout, refunds, "
-        "clock, delays, faults and the call log.",
+        "offer imports, the catalogue, clock, delays, faults and the call log.",
         version="1.0",
         lifespan=lifespan,
     )

@@ -38,6 +38,7 @@ class Timings:
     close_delay: float | None = 24 * HOUR
     refund_delay: float | None = 10 * 60.0
     demo_orders_per_minute: float = 0.0
+    offer_import_delay: float | None = 5.0  # OF01 received -> COMPLETE (RUNNING from half way)
 
     def as_dict(self) -> dict[str, float | None]:
         return {f.name: getattr(self, f.name) for f in fields(self)}

@@ -142,6 +142,7 @@ class Settings(BaseModel):
     close_delay: Delay
     refund_delay: Delay
     demo_orders_per_minute: Annotated[float, Field(ge=0)]
+    offer_import_delay: Delay
 
 
 class SettingsUpdate(StrictModel):
@@ -151,6 +152,7 @@ class SettingsUpdate(StrictModel):
     close_delay: Delay = None
     refund_delay: Delay = None
     demo_orders_per_minute: Annotated[float, Field(ge=0)] | None = None
+    offer_import_delay: Delay = None
 
 
 @router.get("/settings", response_model=Settings, summary="Read the marketplace delays")
@@ -171,7 +173,7 @@ def put_settings(body: SettingsUpdate, marketplace: MarketplaceDep) -> dict[str,
 class FaultSpec(StrictModel):
     kind: FaultKind
     times: Annotated[int, Field(ge=1)] = 1
-    method: Literal["GET", "PUT"] | None = None
+    method: Literal["GET", "PUT", "POST"] | None = None
     path_contains: str | None = None
     retry_after: Annotated[int, Field(ge=0)] = 1
     delay: Annotated[float, Field(ge=0)] = 0.0
@@ -206,6 +208,69 @@ def list_faults(faults: FaultsDep) -> dict[str, Any]:
 def clear_faults(faults: FaultsDep) -> dict[str, Any]:
     faults.clear()
     return {"faults": []}
+
+
+class OfferImportOut(BaseModel):
+    """OF02's body plus the shop and, once processed, when it was."""
+
+    import_id: int
+    shop_id: int
+    date_created: str
+    date_done: str | None = None
+    mode: str
+    type: str
+    status: str
+    reason_status: str
+    lines_read: int
+    lines_in_success: int
+    lines_in_error: int
+    lines_in_pending: int
+    offer_inserted: int
+    offer_updated: int
+    offer_deleted: int
+    has_error_report: bool
+
+
+class OfferImportList(BaseModel):
+    imports: list[OfferImportOut]
+
+
+@router.get("/offer-imports", response_model=OfferImportList, response_model_exclude_none=True,
+            summary="List offer imports")
+def list_offer_imports(marketplace: MarketplaceDep, shop_id: int | None = None
+                       ) -> dict[str, Any]:
+    """Every OF01 import received, oldest first, with its status."""
+    return {"imports": marketplace.offer_imports(shop_id)}
+
+
+@router.post("/offer-imports/{import_id}/complete", response_model=OfferImportOut,
+             response_model_exclude_none=True, summary="Process an offer import now")
+def complete_offer_import(import_id: int, marketplace: MarketplaceDep) -> dict[str, Any]:
+    """WAITING or RUNNING -> COMPLETE (or FAILED); an import already processed is unchanged."""
+    return marketplace.complete_offer_import(import_id)
+
+
+@router.get("/offers", summary="Read the raw offers")
+def raw_offers(marketplace: MarketplaceDep, shop_id: int | None = None) -> Response:
+    """Each offer with the line that last set it, cell by cell as sent; all shops unless told."""
+    return _json({"offers": marketplace.raw_offers(shop_id)})
+
+
+class UnknownProducts(StrictModel):
+    eans: list[Annotated[str, Field(min_length=1, max_length=64)]]
+
+
+@router.post("/catalogue/unknown-products", response_model=UnknownProducts,
+             summary="Set the EANs the catalogue does not know")
+def set_unknown_products(body: UnknownProducts, marketplace: MarketplaceDep) -> dict[str, Any]:
+    """Offer lines for these EANs fail with "product not found"; the list replaces the last."""
+    return {"eans": marketplace.set_unknown_products(body.eans)}
+
+
+@router.get("/catalogue/unknown-products", response_model=UnknownProducts,
+            summary="Read the EANs the catalogue does not know")
+def get_unknown_products(marketplace: MarketplaceDep) -> dict[str, Any]:
+    return {"eans": marketplace.unknown_products()}
 
 
 class Call(BaseModel):

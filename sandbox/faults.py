@@ -40,7 +40,12 @@ OPERATIONS: tuple[tuple[str, re.Pattern[str], str], ...] = (
     ("PUT", re.compile(r"^/api/orders/(?P<order_id>[^/]+)/cancel$"), "OR29"),
     ("GET", re.compile(r"^/api/reasons$"), "RE01"),
     ("GET", re.compile(r"^/api/shipping/carriers$"), "SH21"),
+    ("POST", re.compile(r"^/api/offers/imports$"), "OF01"),
+    ("GET", re.compile(r"^/api/offers/imports/[^/]+$"), "OF02"),
+    ("GET", re.compile(r"^/api/offers/imports/[^/]+/error_report$"), "OF03"),
+    ("GET", re.compile(r"^/api/offers$"), "OF21"),
 )
+PAGED_OPERATIONS = frozenset({"OR11", "OF21"})
 
 
 @dataclass
@@ -91,7 +96,8 @@ class FaultBook:
                 if fault.path_contains and fault.path_contains not in path:
                     continue
                 # Only a page after the first can start one item early.
-                if fault.kind == "duplicate_pages" and (operation != "OR11" or offset <= 0):
+                if fault.kind == "duplicate_pages" and (
+                        operation not in PAGED_OPERATIONS or offset <= 0):
                     continue
                 fault.times -= 1
                 if fault.times <= 0:

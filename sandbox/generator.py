@@ -41,6 +41,20 @@ def _stable_digits(text: str, count: int) -> str:
     return str(digest % 10**count).zfill(count)
 
 
+def variant_sku(product: Product, variant: str) -> str:
+    return f"{product.sku_stem}-{variant}"[:32]
+
+
+def variant_ean(sku: str) -> str:
+    """The EAN-13 the catalogue gives a variant, from its SKU alone."""
+    return ean13("360" + _stable_digits("ean:" + sku, 9))
+
+
+def product_sku(reference: str) -> str:
+    """The marketplace's own product SKU for a variant SKU or an EAN."""
+    return "MP" + _stable_digits("product:" + reference, 9)
+
+
 class OrderGenerator:
     """Builds new WAITING_ACCEPTANCE orders; the caller stores them and keeps ids unique."""
 
@@ -160,7 +174,7 @@ class OrderGenerator:
         self, order_id: str, index: int, product: Product, shipping: Decimal, created: str
     ) -> RawLine:
         variant = self.rng.choice(product.variants)
-        sku = f"{product.sku_stem}-{variant}"[:32]
+        sku = variant_sku(product, variant)
         quantity = self.rng.choice((1, 1, 1, 1, 2, 2, 3))
         return {
             "order_line_id": f"{order_id}-{index}",
@@ -171,7 +185,7 @@ class OrderGenerator:
             "offer_id": int(_stable_digits("offer:" + sku, 7)) + 1,
             "offer_sku": sku,
             "offer_state_code": "11",
-            "product_sku": "MP" + _stable_digits("product:" + sku, 9),
+            "product_sku": product_sku(sku),
             "product_title": product.title,
             "description": f"{product.title} – {variant.lower()}",
             "category_code": product.category_code,
@@ -183,8 +197,7 @@ class OrderGenerator:
             "shipping_price": money(shipping),
             "product_medias": [],
             "order_line_additional_fields": [
-                {"code": "ean", "type": "STRING",
-                 "value": ean13("360" + _stable_digits("ean:" + sku, 9))},
+                {"code": "ean", "type": "STRING", "value": variant_ean(sku)},
             ],
             "cancelations": [],
             "refunds": [],

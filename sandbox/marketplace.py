@@ -33,6 +33,7 @@ from sandbox.catalog import (
 from sandbox.clock import SandboxClock, format_date
 from sandbox.config import SandboxConfig, ShopConfig, Timings
 from sandbox.generator import Delivery, OrderGenerator
+from sandbox.offers import OfferBook, OfferImport, OfferQuery, raw_offer
 from sandbox.orders import (
     CANCELED,
     CLOSED,
@@ -153,6 +154,7 @@ class Marketplace:
         self._ids = itertools.count(1)
         self._calls: list[dict[str, Any]] = []
         self._demo_due = 0.0
+        self._offers = OfferBook(config.shipping_leadtime_days)
 
     # ------------------------------------------------------------------ auth
 
@@ -451,6 +453,79 @@ class Marketplace:
         line["shipping_price"] = money(dec(line["shipping_price"]) - req.shipping_amount)
         return cancelation
 
+    # ------------------------------------------------------------------ seller API: offers
+
+    def import_offers(self, shop: ShopConfig, mode: str, content: bytes,
+                      filename: str | None) -> dict[str, Any]:
+        """OF01: the file is kept as sent and read later, by the progression or the control API."""
+        with self._lock:
+            now = self._progress()
+            imported = self._offers.new_import(shop.shop_id, mode, content, filename, now)
+            self._progress()  # a delay of 0 processes it at once
+            return imported.as_of02()
+
+    def offer_import(self, shop: ShopConfig, import_id: int) -> dict[str, Any]:
+        """OF02."""
+        with self._lock:
+            self._progress()
+            return self._shop_import(shop, import_id).as_of02()
+
+    def offer_import_error_report(self, shop: ShopConfig, import_id: int) -> bytes:
+        """OF03: only a complete import with lines in error has a report."""
+        with self._lock:
+            self._progress()
+            imported = self._shop_import(shop, import_id)
+            if not imported.has_error_report:
+                raise MiraklError(404, f"Offer import {import_id} has no error report",
+                                  "ERROR_REPORT_NOT_FOUND")
+            return imported.error_report()
+
+    def list_offers(self, shop: ShopConfig, query: OfferQuery,
+                    duplicate_pages: bool = False) -> tuple[list[dict[str, Any]], int]:
+        """OF21: the shop's offers as the marketplace shows them now."""
+        with self._lock:
+            now = self._progress()
+            return self._offers.list_offers(shop.shop_id, query, now, duplicate_pages)
+
+    def _shop_import(self, shop: ShopConfig, import_id: int) -> OfferImport:
+        imported = self._offers.get_import(import_id, shop.shop_id)
+        if imported is None:
+            raise MiraklError(404, f"Offer import {import_id} not found", "IMPORT_NOT_FOUND")
+        return imported
+
+    # ------------------------------------------------------------------ control: offers
+
+    def complete_offer_import(self, import_id: int) -> dict[str, Any]:
+        """Process a waiting import now; one already processed is left as it is."""
+        with self._lock:
+            now = self._progress()
+            imported = self._offers.get_import(import_id)
+            if imported is None:
+                raise MiraklError(404, f"Offer import {import_id} not found", "IMPORT_NOT_FOUND")
+            self._offers.process(imported, now)
+            return imported.summary()
+
+    def offer_imports(self, shop_id: int | None = None) -> list[dict[str, Any]]:
+        with self._lock:
+            self._progress()
+            return [i.summary() for i in self._offers.imports(shop_id)]
+
+    def raw_offers(self, shop_id: int | None = None) -> list[dict[str, Any]]:
+        with self._lock:
+            self._progress()
+            return [raw_offer(offer) for offer in self._offers.offers(shop_id)]
+
+    def set_unknown_products(self, eans: Iterable[str]) -> list[str]:
+        """The EANs the catalogue does not know from now on (the list replaces the last one)."""
+        with self._lock:
+            self._offers.unknown_eans = frozenset(eans)
+            log.info("sandbox_unknown_products_set", count=len(self._offers.unknown_eans))
+            return sorted(self._offers.unknown_eans)
+
+    def unknown_products(self) -> list[str]:
+        with self._lock:
+            return sorted(self._offers.unknown_eans)
+
     # ------------------------------------------------------------------ control: orders
 
     def create_orders(
@@ -638,6 +713,7 @@ class Marketplace:
                 pass
             self._step_refunds(stored, now)
             self._track(stored)
+        self._offers.progress(now, self.timings.offer_import_delay)
         return now
 
     def _step(self, stored: StoredOrder, now: datetime) -> bool:

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 from decimal import Decimal
+from email import policy
+from email.parser import BytesParser
 from typing import Annotated, Literal
 
 import orjson
@@ -24,6 +26,7 @@ from sandbox.marketplace import (
     OrderQuery,
     RefundRequest,
 )
+from sandbox.offers import IMPORT_MODES, OfferQuery
 
 MAX_PAGE = 100
 
@@ -230,3 +233,92 @@ def list_carriers(shop: ShopDep) -> Response:
     carriers = [{"code": code, "label": label, "tracking_url": template}
                 for code, label, template in sorted(CARRIERS, key=lambda c: c[1].casefold())]
     return _json({"carriers": carriers})
+
+
+# ---------------------------------------------------------------------- offers
+
+
+def _form(content_type: str, body: bytes) -> dict[str, tuple[bytes, str | None]]:
+    """multipart/form-data fields: name -> (bytes as sent, file name when it is a file)."""
+    if content_type.split(";")[0].strip().lower() != "multipart/form-data":
+        raise MiraklError(400, "OF01 takes multipart/form-data", "VALIDATION_ERROR")
+    head = f"Content-Type: {content_type}\r\n\r\n".encode("latin-1")
+    message = BytesParser(policy=policy.HTTP).parsebytes(head + body)
+    if not message.is_multipart() or message.defects:
+        raise MiraklError(400, "Malformed multipart/form-data body", "VALIDATION_ERROR")
+    fields: dict[str, tuple[bytes, str | None]] = {}
+    for part in message.iter_parts():
+        name = part.get_param("name", header="content-disposition")
+        payload = part.get_payload(decode=True)
+        if isinstance(name, str) and isinstance(payload, bytes):
+            fields[name] = (payload, part.get_filename())
+    return fields
+
+
+def _form_flag(fields: dict[str, tuple[bytes, str | None]], name: str) -> bool:
+    value = fields.get(name, (b"false", None))[0].decode("latin-1").strip().lower()
+    if value not in ("true", "false"):
+        raise MiraklError(400, f"{name} must be true or false", "VALIDATION_ERROR")
+    return value == "true"
+
+
+@router.post("/offers/imports", operation_id="OF01", status_code=201,
+             summary="OF01 - Import a file to add offers",
+             description="multipart/form-data: `file` (CSV, `;` separated, UTF-8) and "
+             "`import_mode` NORMAL or REPLACE. The file is read when the import is processed.")
+async def import_offers(request: Request, shop: ShopDep, marketplace: MarketplaceDep
+                        ) -> Response:
+    fields = _form(request.headers.get("content-type", ""), await request.body())
+    if "file" not in fields:
+        raise MiraklError(400, "The file is required", "VALIDATION_ERROR")
+    mode = fields.get("import_mode", (b"", None))[0].decode("latin-1").strip()
+    if mode not in IMPORT_MODES:
+        raise MiraklError(400, "import_mode must be NORMAL or REPLACE", "VALIDATION_ERROR")
+    if _form_flag(fields, "with_products"):
+        raise MiraklError(400, "Imports with products are not supported: send offers only",
+                          "VALIDATION_ERROR")
+    _form_flag(fields, "operator_format")
+    content, filename = fields["file"]
+    imported = marketplace.import_offers(shop, mode, content, filename)
+    location = str(request.url_for("OF02", import_id=imported["import_id"]))
+    return Response(orjson.dumps({"import_id": imported["import_id"]}), status_code=201,
+                    media_type="application/json", headers={"Location": location})
+
+
+@router.get("/offers/imports/{import_id}", operation_id="OF02", name="OF02",
+            summary="OF02 - Get information and statistics about an offer import")
+def get_offer_import(import_id: int, shop: ShopDep, marketplace: MarketplaceDep) -> Response:
+    return _json(marketplace.offer_import(shop, import_id))
+
+
+@router.get("/offers/imports/{import_id}/error_report", operation_id="OF03",
+            summary="OF03 - Get the error report file for an offer import",
+            response_class=Response)
+def get_offer_error_report(import_id: int, shop: ShopDep, marketplace: MarketplaceDep
+                           ) -> Response:
+    """The lines in error as sent, plus "error-line" and "error-message"; 404 when none."""
+    report = marketplace.offer_import_error_report(shop, import_id)
+    return Response(report, media_type="application/octet-stream", headers={
+        "Content-Disposition": f'attachment; filename="error_report_{import_id}.csv"'})
+
+
+@router.get("/offers", operation_id="OF21", summary="OF21 - List offers of a shop")
+def list_offers(
+    request: Request,
+    shop: ShopDep,
+    marketplace: MarketplaceDep,
+    sku: str | None = None,
+    product_id: str | None = None,
+    offer_state_codes: str | None = None,
+    max_: Annotated[int, Query(alias="max", ge=1, description="Page size, at most 100")] = 10,
+    offset: Annotated[int, Query(ge=0)] = 0,
+    sort: Literal["totalPrice", "price", "productTitle"] = "totalPrice",
+    order: Literal["asc", "desc"] = "asc",
+) -> Response:
+    """Sorted by total price (price + delivery fee) unless told, then by offer id."""
+    query = OfferQuery(sku=sku, product_id=product_id, states=_csv(offer_state_codes),
+                       max=min(max_, MAX_PAGE), offset=offset, sort=sort,
+                       descending=order == "desc")
+    duplicate = bool(request.scope.get(DUPLICATE_PAGES_FLAG))
+    offers, total = marketplace.list_offers(shop, query, duplicate_pages=duplicate)
+    return _json({"offers": offers, "total_count": total})

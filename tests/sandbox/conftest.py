@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import csv
+import io
+import zlib
 from collections.abc import Iterator
 from typing import Any
 
@@ -9,17 +12,63 @@ import httpx
 import pytest
 
 from sandbox.app import create_sandbox_app
+from sandbox.catalog import ean13
 from sandbox.config import SandboxConfig, Timings
 from tests.support import LiveServer
 
 LR_KEY = "sandbox-laredoute-key"
 LBB_KEY = "sandbox-labrandboutique-key"
 
+# The OF01 file our service sends (/tmp/plan/offers.md), columns in this order.
+OFFER_COLUMNS: tuple[str, ...] = (
+    "sku", "product-id", "product-id-type", "price", "discount-price", "discount-start-date",
+    "discount-end-date", "quantity", "state", "available-start-date", "available-end-date",
+    "leadtime-to-ship", "ecotax", "update-delete", "delivery-fee", "delivery-days-range-min",
+    "delivery-days-range-max", "relay-fee", "relay-delay", "relay-days-range-min",
+    "relay-days-range-max", "partner-product-parent",
+)
+
+
+def ean_for(sku: str) -> str:
+    """A valid EAN-13 of its own for each test SKU."""
+    return ean13("360" + f"{zlib.crc32(sku.encode()) % 10**9:09d}")
+
+
+def offer_line(sku: str = "TUNIC-LIN-38", **cells: str) -> dict[str, str]:
+    """A valid line of our file; keyword cells use _ for - (discount_price=...)."""
+    line = {
+        "sku": sku, "product-id": ean_for(sku), "product-id-type": "EAN", "price": "39.99",
+        "discount-price": "", "discount-start-date": "", "discount-end-date": "",
+        "quantity": "5", "state": "11", "available-start-date": "2020-01-01T00:00:00",
+        "available-end-date": "2099-12-31T23:59:59", "leadtime-to-ship": "2", "ecotax": "",
+        "update-delete": "update", "delivery-fee": "4.90", "delivery-days-range-min": "2",
+        "delivery-days-range-max": "4", "relay-fee": "", "relay-delay": "",
+        "relay-days-range-min": "", "relay-days-range-max": "", "partner-product-parent": "",
+    }
+    line.update({name.replace("_", "-"): value for name, value in cells.items()})
+    return line
+
+
+def offer_csv(*lines: dict[str, str], columns: tuple[str, ...] = OFFER_COLUMNS) -> bytes:
+    out = io.StringIO()
+    writer = csv.writer(out, delimiter=";", lineterminator="\n")
+    writer.writerow(columns)
+    for line in lines:
+        writer.writerow([line.get(name, "") for name in columns])
+    return out.getvalue().encode("utf-8")
+
+
+def upload(client: httpx.Client, content: bytes, mode: str = "NORMAL",
+           **form: str) -> httpx.Response:
+    """OF01 as our service sends it: multipart with `file` (offers.csv) and `import_mode`."""
+    return client.post("/api/offers/imports", files={"file": ("offers.csv", content, "text/csv")},
+                       data={"import_mode": mode, **form})
+
 
 def manual_timings(**overrides: Any) -> Timings:
     values: dict[str, Any] = {"payment_delay": None, "payment_refusal_rate": 0.0,
                               "receive_delay": None, "close_delay": None, "refund_delay": None,
-                              "demo_orders_per_minute": 0.0}
+                              "demo_orders_per_minute": 0.0, "offer_import_delay": None}
     return Timings(**{**values, **overrides})
 
 
@@ -92,6 +141,33 @@ class Sandbox:
 
     def refund(self, *refunds: dict[str, Any]) -> httpx.Response:
         return self.lr.put("/api/orders/refund", json={"refunds": list(refunds)})
+
+    # offers (La Redoute shop unless told)
+    def send_offers(self, content: bytes, mode: str = "NORMAL",
+                    client: httpx.Client | None = None) -> int:
+        response = upload(client or self.lr, content, mode)
+        assert response.status_code == 201, response.text
+        return int(response.json()["import_id"])
+
+    def complete_import(self, import_id: int) -> dict[str, Any]:
+        return self.post(f"/offer-imports/{import_id}/complete")
+
+    def offer_import(self, import_id: int, client: httpx.Client | None = None) -> dict[str, Any]:
+        response = (client or self.lr).get(f"/api/offers/imports/{import_id}")
+        assert response.status_code == 200, response.text
+        return response.json()
+
+    def imported(self, content: bytes, mode: str = "NORMAL",
+                 client: httpx.Client | None = None) -> dict[str, Any]:
+        """Send a file and have it processed at once; OF02's answer afterwards."""
+        import_id = self.send_offers(content, mode, client)
+        self.complete_import(import_id)
+        return self.offer_import(import_id, client)
+
+    def offers(self, client: httpx.Client | None = None, **params: Any) -> dict[str, Any]:
+        response = (client or self.lr).get("/api/offers", params={"max": 100, **params})
+        assert response.status_code == 200, response.text
+        return response.json()
 
 
 def start_sandbox(config: SandboxConfig) -> Iterator[Sandbox]:

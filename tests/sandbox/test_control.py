@@ -156,7 +156,9 @@ def test_every_control_route_is_documented() -> None:
         "/control/orders", "/control/orders/{order_id}", "/control/orders/{order_id}/payment",
         "/control/orders/{order_id}/receive", "/control/orders/{order_id}/close",
         "/control/orders/{order_id}/state", "/control/refunds/{refund_id}", "/control/clock",
-        "/control/settings", "/control/faults", "/control/calls"}
+        "/control/settings", "/control/faults", "/control/calls", "/control/offer-imports",
+        "/control/offer-imports/{import_id}/complete", "/control/offers",
+        "/control/catalogue/unknown-products"}
     for ops in control.values():
         for op in ops.values():
             assert op["summary"], op
