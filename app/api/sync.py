@@ -221,10 +221,14 @@ def sync_status(request: Request) -> SyncStatusPublic:
     channels = []
     for name in (c.value for c in Channel):
         cur = cursors.get(name, {})
+        # The admin's choice (PUT /v1/channels/{channel}) wins over the configuration, as in
+        # the import job.
+        chosen = store.auto_accept(name)
+        default = configured[name].auto_accept if name in configured else False
         channels.append(ChannelSyncPublic(
             channel=name,
             configured=name in configured,
-            auto_accept=configured[name].auto_accept if name in configured else False,
+            auto_accept=default if chosen is None else chosen,
             last_update_date=_time(cur.get("last_update_date")),
             last_run_at=_time(cur.get("last_run_at")),
             last_run_orders=cur.get("last_run_orders"),
