@@ -72,18 +72,16 @@ class OffersProjection:
                     "operation": json.loads(row[6]) if row[6] else None,
                 }
         for event in offers:
-            data = event.data
+            data = _plain_state(event)
             if event.type == "Registered":
                 state[event.originator_id] = {
-                    "channel": data["channel"], "sku": data["sku"],
-                    "values": json.loads(_json(data["values"])), "errors": data["errors"],
-                    "promotion": None, "operation": None,
+                    "channel": data["channel"], "sku": data["sku"], "values": data["values"],
+                    "errors": data["errors"], "promotion": None, "operation": None,
                 }
             offer = state.get(event.originator_id)
             if offer is None:
                 continue
-            _apply(offer, event.type, json.loads(_json({k: v for k, v in data.items()
-                                                        if k not in _ENVELOPE})))
+            _apply(offer, event.type, data)
             offer["version"] = event.version
             offer["position"] = event.position
             offer["updated_at"] = event.timestamp
@@ -110,6 +108,22 @@ class OffersProjection:
 
 _ENVELOPE = {"originator_id", "originator_version", "timestamp", "originator_topic", "actor",
              "correlation_id"}
+
+
+def _plain_state(event: ProjectedEvent) -> dict[str, Any]:
+    """The event's stored JSON with the store's typed values as plain JSON (amounts and
+    times as strings), without decoding it into objects first."""
+    return {k: _unwrap(v) for k, v in event.raw.items() if k not in _ENVELOPE}
+
+
+def _unwrap(value: Any) -> Any:
+    if isinstance(value, dict):
+        if "_type_" in value and "_data_" in value:
+            return _unwrap(value["_data_"])
+        return {k: _unwrap(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_unwrap(v) for v in value]
+    return value
 
 
 def _flag(value: bool, native: bool) -> Any:

@@ -76,6 +76,11 @@ class ProjectedEvent:
         self._data: dict[str, Any] | None = None
 
     @property
+    def raw(self) -> dict[str, Any]:
+        """The event as stored: JSON, with the store's {"_type_", "_data_"} wrappers."""
+        return self._raw
+
+    @property
     def data(self) -> dict[str, Any]:
         if self._data is None:
             self._data = self._transcoder.decode(self._state)
