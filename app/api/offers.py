@@ -22,6 +22,7 @@ from app.api.commands import (
 )
 from app.api.problems import ProblemError
 from app.api.schemas import ActorPublic, Problem
+from app.application import last_saved_position
 from app.domain.offer import Offer
 from app.domain.order import Channel
 from app.offers import BulkResult, OfferCatalog
@@ -243,7 +244,10 @@ def put_offer(
     _check_sku(sku)
     catalog = _catalog(request)
     exists = catalog.find(channel.value, sku) is not None
-    version = _if_match(request, required=exists)
+    # A retry of a request already answered (the create included) gets its first answer back
+    # from run_command; it needs no If-Match.
+    retry = key is not None and store.get(key) is not None
+    version = _if_match(request, required=exists and not retry)
     raw = body.model_dump(exclude_unset=False)
     return run_command(
         request, store, key, body,
@@ -418,9 +422,15 @@ async def bulk_upsert(
     body = await request.body()
     content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
     rows = parse_source(body, content_type)
-    result = await run_in_threadpool(
-        _catalog(request).upsert_many, channel.value, rows, full=mode == "full"
-    )
+
+    def upsert() -> tuple[BulkResult, int | None]:
+        # The worker thread runs in a copy of this context: bring its log position back.
+        last_saved_position.set(None)
+        result = _catalog(request).upsert_many(channel.value, rows, full=mode == "full")
+        return result, last_saved_position.get()
+
+    result, position = await run_in_threadpool(upsert)
+    last_saved_position.set(position)
     return with_position(Response(BulkResultPublic.of(result).model_dump_json(),
                                   media_type="application/json"))
 

@@ -135,6 +135,16 @@ def _read(name: str, value: Any) -> Any:
     return str(value)
 
 
+def _is_date(text: str) -> bool:
+    if not _DATE_PATTERN.match(text):
+        return False
+    try:
+        datetime.strptime(text, DATE_FORMAT)
+    except ValueError:
+        return False
+    return True
+
+
 # ---------------------------------------------------------------- the guide's rules
 
 
@@ -285,7 +295,10 @@ class Offer(AttributedAggregate):
             raise RuleViolation("quantity", "non_negative", "quantity must be a whole number of 0 or more")
         if quantity != self.values.get("quantity"):
             self._set_quantity(quantity)
-            self._revalidate([])
+            # Other fields that could not be read keep their "format" error.
+            kept = [FieldError(**e) for e in self.errors
+                    if e["rule"] == "format" and e["field"] != "quantity"]
+            self._revalidate(kept)
 
     def unpublish(self) -> None:
         """Quantity 0: the guide's way to take an offer off the site; it is kept."""
@@ -309,8 +322,9 @@ class Offer(AttributedAggregate):
             raise RuleViolation("crossed_price", "above_price",
                                 "PrixBarre must be above the promotional SellingPriceAmount")
         for name, value in (("start", start), ("end", end)):
-            if value is not None and not _DATE_PATTERN.match(value):
-                raise RuleViolation(name, "date_format", f"{name} must be YYYY-MM-DDTHH:mm:ss")
+            if value is not None and not _is_date(value):
+                raise RuleViolation(name, "date_format",
+                                    f"{name} must be a real date written YYYY-MM-DDTHH:mm:ss")
         if start and end and start > end:
             raise RuleViolation("end", "after_start", "the promotion ends before it starts")
         promotion = {"price": price, "crossed_price": crossed_price, "start": start, "end": end}
