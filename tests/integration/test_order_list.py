@@ -542,7 +542,7 @@ def test_readyz_is_503_naming_the_failed_projection_its_position_and_error(
         assert client.get("/readyz").status_code == 200
         for n in range(1, 6):
             client.post("/v1/orders", json=order_payload(f"LR-TUNIC-{n:03d}"))
-        response = _ready_within(client, 5, 503)
+        response = _ready_within(client, 20, 503)
         assert response.status_code == 503, response.text
         body = response.json()
         assert body["status"] == "unavailable"
@@ -556,6 +556,6 @@ def test_readyz_is_503_naming_the_failed_projection_its_position_and_error(
 
         picky.fail_at = None
         app.state.runners["picky"].resume()
-        response = _ready_within(client, 5, 200)
+        response = _ready_within(client, 20, 200)
         assert response.status_code == 200, response.text
         assert app.state.runners["picky"].wait_for(5, timeout=5)
