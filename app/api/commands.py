@@ -51,7 +51,7 @@ def expected_version(
             428,
             "precondition-required",
             "If-Match required",
-            'commands need an If-Match header with the order\'s ETag, e.g. If-Match: "3"',
+            'commands need an If-Match header with the ETag last read, e.g. If-Match: "3"',
             field="If-Match",
             rule="required",
         )

@@ -139,7 +139,7 @@ def domain_problem(request: Request, exc: DomainError) -> JSONResponse:
             request,
             412,
             "version-conflict",
-            "The order has changed",
+            "It has changed since it was read",
             f"{exc}; read it again and retry with its current ETag",
             field="If-Match",
             rule="current_version",
