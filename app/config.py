@@ -70,6 +70,10 @@ class Settings(BaseSettings):
     marketplace_timeout: float = Field(default=10.0, gt=0, le=120)
     # Orders still CREATED this close to their 72-hour acceptance deadline are flagged.
     deadline_warning_hours: float = Field(default=12.0, ge=0, le=72)
+    # The offer feed sends the offers changed since the last feed at these hours of the day
+    # (local time in offer_feed_timezone); a stock-out is sent at once, whatever the hour.
+    offer_feed_hours: list[int] = Field(default_factory=lambda: [4, 8, 12, 16, 20])
+    offer_feed_timezone: str = "Europe/Paris"
     log_level: str = "INFO"
     log_format: Literal["json", "console"] = "json"
 
@@ -79,6 +83,26 @@ class Settings(BaseSettings):
         url = value.get_secret_value()
         if not url.startswith(("sqlite:///", "postgresql://", "postgres://")):
             raise ValueError("DATABASE_URL must start with sqlite:/// or postgresql://")
+        return value
+
+    @field_validator("offer_feed_hours")
+    @classmethod
+    def _feed_hours(cls, value: list[int]) -> list[int]:
+        if not value:
+            raise ValueError("offer_feed_hours needs at least one hour")
+        if any(not 0 <= hour <= 23 for hour in value):
+            raise ValueError("offer_feed_hours are hours of the day, 0 to 23")
+        return sorted(set(value))
+
+    @field_validator("offer_feed_timezone")
+    @classmethod
+    def _feed_timezone(cls, value: str) -> str:
+        from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"unknown time zone {value!r}") from None
         return value
 
     def channels(self) -> list[ChannelSettings]:

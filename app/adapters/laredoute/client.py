@@ -1,4 +1,5 @@
-"""A small client for the Mirakl seller API of one La Redoute shop (OR11, OR21...OR30, RE01, SH21).
+"""A small client for the Mirakl seller API of one La Redoute shop (OR11, OR21...OR30, OF01...OF03,
+RE01, SH21).
 
 It speaks HTTP and nothing else: no order state lives here. Two rules shape it:
 
@@ -37,6 +38,7 @@ log = structlog.get_logger(__name__)
 DEFAULT_TIMEOUT = httpx.Timeout(connect=3.0, read=10.0, write=10.0, pool=5.0)
 MAX_PAGE_SIZE = 100  # OR11 never returns more than 100 orders a page
 MAX_ORDER_IDS = 100
+OFFER_IMPORT_MODES = ("NORMAL", "REPLACE")
 
 _CENT = Decimal("0.01")
 _RETRYABLE_STATUSES = frozenset({429, 500, 502, 503, 504})
@@ -286,6 +288,50 @@ class MiraklClient:
         answer = self._put("OR30", "/api/orders/cancel", body)
         return _list_of_objects("OR30", answer, "cancelations", maybe_applied=True)
 
+    # ---------------------------------------------------------------- offers
+
+    def import_offers(self, csv_bytes: bytes, *, mode: str = "NORMAL") -> str:
+        """OF01: send an offer file (CSV); the marketplace's import id, to follow with OF02.
+
+        A write: never repeated here. NORMAL adds and updates the offers of the file; REPLACE
+        would also delete every offer the file does not list, so callers choose it on purpose.
+        """
+        if mode not in OFFER_IMPORT_MODES:
+            raise ValueError(f"mode must be one of {', '.join(OFFER_IMPORT_MODES)}")
+        if not isinstance(csv_bytes, bytes) or not csv_bytes.strip():
+            raise ValueError("the offer file is empty")
+        response = self._post_form(
+            "OF01",
+            "/api/offers/imports",
+            files={"file": ("offers.csv", csv_bytes, "text/csv")},
+            data={"import_mode": mode},
+        )
+        body = self._json_object("OF01", response, maybe_applied=True)
+        import_id = body.get("import_id")
+        if isinstance(import_id, bool) or not isinstance(import_id, int | str) or not str(
+            import_id
+        ).strip():
+            raise UpstreamUnavailable("OF01", "the answer has no import_id", maybe_applied=True)
+        return str(import_id)
+
+    def offer_import(self, import_id: str) -> dict[str, Any]:
+        """OF02: an offer import's status (WAITING, RUNNING, COMPLETE, FAILED...) and counts."""
+        body = self._get_json("OF02", _import_path(import_id), {})
+        if not isinstance(body.get("status"), str):
+            raise UpstreamUnavailable("OF02", "the answer has no status")
+        return body
+
+    def offer_error_report(self, import_id: str) -> bytes | None:
+        """OF03: the lines in error of an import, as sent plus "error-line" and
+        "error-message"; None when the import has no error report."""
+        try:
+            response = self._call("OF03", "GET", _import_path(import_id) + "/error_report")
+        except UpstreamRefused as exc:
+            if exc.status == 404:
+                return None
+            raise
+        return response.content
+
     # ---------------------------------------------------------------- settings
 
     def reasons(self) -> list[dict[str, Any]]:
@@ -312,6 +358,29 @@ class MiraklClient:
             return {}
         # The write went through (2xx): a garbled answer must not hide that.
         return self._json_object(operation, response, maybe_applied=True)
+
+    def _post_form(
+        self,
+        operation: str,
+        path: str,
+        *,
+        files: Mapping[str, tuple[str, bytes, str]],
+        data: Mapping[str, str],
+    ) -> httpx.Response:
+        """Send a multipart/form-data POST once (a write: never repeated here)."""
+        query: dict[str, str | int] = {}
+        if self.shop_id is not None:
+            query["shop_id"] = self.shop_id
+        request = self._http.build_request(
+            "POST", path, params=query, files=dict(files), data=dict(data)
+        )
+        try:
+            response = self._send(operation, request, 1)
+        except httpx.RequestError as exc:
+            raise self._unavailable_after(operation, exc, is_write=True) from exc
+        if not response.is_success:
+            raise self._error_for(operation, response, is_write=True)
+        return response
 
     def _call(
         self,
@@ -465,6 +534,10 @@ class MiraklClient:
 
 
 # -------------------------------------------------------------------- helpers
+
+
+def _import_path(import_id: str) -> str:
+    return f"/api/offers/imports/{quote(_required('import_id', str(import_id)), safe='')}"
 
 
 def _order_path(order_id: str, action: str) -> str:

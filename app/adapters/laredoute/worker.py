@@ -1,6 +1,7 @@
 """The sync's periodic jobs for the configured channels, ready to run in any process.
 
-One import job per channel (`import:<channel>`) and one delivery job (`deliver`); each runs
+One import job per channel (`import:<channel>`), one offer feed job per channel
+(`offers:<channel>`) and one delivery job (`deliver`); each runs
 under its lease, so with several processes on one PostgreSQL store each job still runs in
 one place at a time.
 """
@@ -9,8 +10,8 @@ from __future__ import annotations
 
 import time
 import uuid
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
 
 import httpx
 
@@ -18,11 +19,13 @@ from app.adapters.db import PostgresDatabase, SQLiteDatabase
 from app.adapters.jobs import JobLeases, JobScheduler, PeriodicJob
 from app.adapters.laredoute.actions import ActionDelivery
 from app.adapters.laredoute.client import MiraklClient
+from app.adapters.laredoute.offer_feed import FEED_INTERVAL, FeedRound, OfferFeed
 from app.adapters.laredoute.sync import OrderImporter
 from app.adapters.laredoute.sync_store import SyncStore
 from app.application import OrderService
 from app.config import Settings
 from app.domain.actor import Actor, acting_as
+from app.offers import OfferCatalog
 
 
 @dataclass
@@ -32,6 +35,7 @@ class Sync:
     delivery: ActionDelivery
     clients: dict[str, MiraklClient]
     store: SyncStore
+    feeds: dict[str, OfferFeed] = field(default_factory=dict)
 
     def start(self) -> None:
         self.scheduler.start()
@@ -46,6 +50,15 @@ class Sync:
 
     def import_now(self, channel: str) -> None:
         self.scheduler.jobs[f"import:{channel}"].wake()
+
+    def send_offers_now(self, channel: str) -> FeedRound:
+        """The channel's pending offers sent now, whatever the hour (KeyError if the channel
+        is not configured)."""
+        return self.feeds[channel].send_now()
+
+    def send_operation(self, channel: str, skus: Sequence[str], name: str) -> str:
+        """These offers sent now for a special operation; the import id (its batch id)."""
+        return self.feeds[channel].send_operation(skus, name)
 
 
 def as_worker(job: str, run: Callable[[Callable[[], None]], object]) -> Callable[[Callable[[], None]], object]:
@@ -95,8 +108,24 @@ def build_sync(
         for name, importer in importers.items()
     ]
     jobs.append(PeriodicJob("deliver", settings.action_interval, as_worker("deliver", delivery.run)))
-    scheduler = JobScheduler(JobLeases(db, clock=clock), jobs)
-    return Sync(scheduler, importers, delivery, clients, store)
+    leases = JobLeases(db, clock=clock)
+    catalog = OfferCatalog(service, db)
+    feeds = {
+        ch.name: OfferFeed(
+            ch.name, clients[ch.name], db, catalog,
+            hours=settings.offer_feed_hours,
+            timezone=settings.offer_feed_timezone,
+            clock=clock,
+            leases=leases,
+        )
+        for ch in channels
+    }
+    jobs.extend(
+        PeriodicJob(feed.job_name, FEED_INTERVAL, as_worker(feed.job_name, feed.run))
+        for feed in feeds.values()
+    )
+    scheduler = JobScheduler(leases, jobs)
+    return Sync(scheduler, importers, delivery, clients, store, feeds)
 
 
 __all__ = ["Sync", "build_sync"]
