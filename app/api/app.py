@@ -52,11 +52,10 @@ def create_app(
 
     service.on_saved(wake_all)
     listener = LogListener(db, EVENTS_TABLE, wake_all)
-    marketplace_sync = (
-        build_sync(settings, db, service, clock=lambda: clock().timestamp())
-        if settings.sync_mode == "embedded"
-        else None
-    )
+    # Built whenever a channel is configured (the API sends offers and operations on demand);
+    # its periodic jobs run here only in embedded mode.
+    marketplace_sync = build_sync(settings, db, service, clock=lambda: clock().timestamp())
+    run_jobs = marketplace_sync is not None and settings.sync_mode == "embedded"
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
@@ -64,7 +63,7 @@ def create_app(
             runner.start()
         if runners:
             listener.start()
-        if marketplace_sync is not None:
+        if run_jobs:
             marketplace_sync.start()
         yield
         if marketplace_sync is not None:
@@ -106,6 +105,7 @@ def create_app(
     app.include_router(orders.router)
     app.include_router(sync.router)
     app.include_router(offers.reports)
+    app.include_router(offers.imports)
     app.include_router(offers.router)
     app.include_router(events.router)
     app.include_router(admin.router)

@@ -31,6 +31,7 @@ from app.projections.offers import OfferQueries, OfferRow, decode_cursor, encode
 
 router = APIRouter(prefix="/v1/offers", tags=["offers"], responses=AUTH_PROBLEMS)
 reports = APIRouter(prefix="/v1/offer-reports", tags=["offers"], responses=AUTH_PROBLEMS)
+imports = APIRouter(prefix="/v1/offer-imports", tags=["offers"], responses=AUTH_PROBLEMS)
 
 SKU_PATTERN = r"^[^\s/]{1,64}$"
 SkuPath = Annotated[str, Field(pattern=SKU_PATTERN)]
@@ -484,3 +485,131 @@ def _all(request: Request, channel: Channel | None, **filters: Any) -> list[Offe
         if len(page) < 1000:
             return rows
         after = (page[-1].channel, page[-1].sku)
+
+
+# ---------------------------------------------------------------- feed and operations
+
+
+class OperationBody(BaseModel):
+    model_config = ConfigDict(extra="forbid", strict=True)
+    name: str = Field(min_length=1, max_length=64, description="The operation, e.g. 'Black Friday'")
+    skus: list[str] = Field(min_length=1, max_length=10_000,
+                            description="The segment of offers to send ahead of it")
+
+
+class OperationPublic(BaseModel):
+    operation: str
+    batch_id: str = Field(description="The marketplace's import id (OF01) of the segment")
+
+
+class FeedRoundPublic(BaseModel):
+    sent: str | None = Field(description="The import id of the file sent, if any")
+    offers: int
+    completed: list[str]
+    failed: list[str]
+    running: list[str]
+    error: str | None
+
+
+class OfferImportPublic(BaseModel):
+    channel: str
+    import_id: str
+    reason: str
+    operation: str | None
+    state: str
+    offers: int
+    lines_in_error: int | None
+    message: str | None
+    created_at: datetime
+    finished_at: datetime | None
+
+
+def _feed(request: Request, channel: Channel) -> Any:
+    sync = getattr(request.app.state, "sync", None)
+    feed = sync.feeds.get(channel.value) if sync is not None else None
+    if feed is None:
+        raise ProblemError(409, "channel-not-configured", "The channel is not configured",
+                           f"{channel.value} has no marketplace settings (OMS_{channel.name}_*)",
+                           field="channel", rule="configured")
+    return feed
+
+
+def _upstream(exc: Exception) -> ProblemError:
+    return ProblemError(502, "upstream-error", "The marketplace did not take it", str(exc),
+                        field="marketplace", rule="upstream")
+
+
+@router.post(
+    "/{channel}/operations",
+    response_model=OperationPublic,
+    status_code=201,
+    dependencies=[requires("offers:write")],
+    summary="Send a segment of offers now, ahead of a special operation",
+    responses={404: _problem("One of the SKUs is no offer of the channel"),
+               409: _problem("The channel is not configured, or its feed is busy"),
+               422: _problem("Invalid body, or every offer asked for has errors"),
+               502: _problem("The marketplace refused or did not answer")},
+)
+def send_operation(channel: Channel, body: OperationBody, request: Request) -> OperationPublic:
+    from app.adapters.laredoute.errors import MiraklError
+    from app.adapters.laredoute.offer_feed import FeedBusy, NothingToSend
+
+    feed = _feed(request, channel)
+    try:
+        batch_id = feed.send_operation(body.skus, body.name)
+    except NothingToSend as exc:
+        raise ProblemError(422, "rule-violation", "Nothing to send", str(exc), field="skus",
+                           rule="valid_offers") from None
+    except FeedBusy as exc:
+        raise ProblemError(409, "feed-busy", "The feed is busy", str(exc), field="channel",
+                           rule="one_feed_at_a_time") from None
+    except MiraklError as exc:
+        raise _upstream(exc) from None
+    return OperationPublic(operation=body.name, batch_id=batch_id)
+
+
+@router.post(
+    "/{channel}/feed",
+    response_model=FeedRoundPublic,
+    dependencies=[requires("offers:write")],
+    summary="Send the channel's pending offers now, whatever the hour",
+    responses={409: _problem("The channel is not configured, or its feed is busy"),
+               502: _problem("The marketplace refused or did not answer")},
+)
+def send_feed(channel: Channel, request: Request) -> FeedRoundPublic:
+    from app.adapters.laredoute.errors import MiraklError
+    from app.adapters.laredoute.offer_feed import FeedBusy
+
+    feed = _feed(request, channel)
+    try:
+        done = feed.send_now()
+    except FeedBusy as exc:
+        raise ProblemError(409, "feed-busy", "The feed is busy", str(exc), field="channel",
+                           rule="one_feed_at_a_time") from None
+    except MiraklError as exc:
+        raise _upstream(exc) from None
+    return FeedRoundPublic(sent=done.sent, offers=done.offers, completed=done.completed,
+                           failed=done.failed, running=done.running, error=done.error)
+
+
+@imports.get(
+    "/{channel}",
+    response_model=list[OfferImportPublic],
+    dependencies=[requires("offers:read")],
+    summary="The channel's offer imports (OF01), newest first, and how they ended",
+    responses={409: _problem("The channel is not configured")},
+)
+def list_imports(
+    channel: Channel, request: Request,
+    state: Literal["running", "complete", "failed"] | None = None,
+    limit: Annotated[int, Query(ge=1, le=200)] = 50,
+) -> list[OfferImportPublic]:
+    from datetime import UTC
+
+    records = _feed(request, channel).imports(limit=limit, state=state)
+    return [OfferImportPublic(
+        channel=r.channel, import_id=r.import_id, reason=r.reason, operation=r.operation,
+        state=r.state, offers=r.offers, lines_in_error=r.lines_in_error, message=r.message,
+        created_at=datetime.fromtimestamp(r.created_at, UTC),
+        finished_at=datetime.fromtimestamp(r.finished_at, UTC) if r.finished_at else None,
+    ) for r in records]

@@ -97,6 +97,14 @@ POLICY: dict[tuple[str, str], tuple[frozenset[str] | None, Request]] = {
     ("GET", "/v1/offer-reports/offers"): (EVERYONE, _call("GET", "/v1/offer-reports/offers", status=200)),
     ("GET", "/v1/offer-reports/offers_laredoute"): (
         EVERYONE, _call("GET", "/v1/offer-reports/offers_laredoute", status=200)),
+    # No marketplace is configured in these tests: past the access check, 409.
+    ("POST", "/v1/offers/{channel}/operations"): (WRITERS, _call(
+        "POST", "/v1/offers/laredoute/operations", status=409,
+        body={"name": "Black Friday", "skus": ["TUNIC-38"]})),
+    ("POST", "/v1/offers/{channel}/feed"): (WRITERS, _call(
+        "POST", "/v1/offers/laredoute/feed", status=409)),
+    ("GET", "/v1/offer-imports/{channel}"): (EVERYONE, _call(
+        "GET", "/v1/offer-imports/laredoute", status=409)),
     ("GET", "/v1/keys"): (ADMIN, _call("GET", "/v1/keys", status=200)),
     ("POST", "/v1/keys"): (ADMIN, _call(
         "POST", "/v1/keys", status=201,
