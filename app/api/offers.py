@@ -216,6 +216,14 @@ def offer_response(offer: Offer, status_code: int = 200) -> Response:
                     media_type="application/json", headers={"ETag": f'"{offer.version}"'})
 
 
+def _command(request: Request, store: Any, key: str | None, body: BaseModel | None,
+             command: Any) -> Response:
+    """A command on one offer, once per Idempotency-Key, answered with the offer."""
+    catalog = _catalog(request)
+    return run_command(request, store, key, body, lambda receipt: command(catalog, receipt),
+                       respond=offer_response)
+
+
 def _check_sku(sku: str) -> str:
     if not sku or len(sku) > 64 or any(c.isspace() for c in sku):
         raise ProblemError(422, "invalid-request", "The request is invalid",
@@ -290,13 +298,8 @@ def unpublish_offer(
     channel: Channel, sku: str, request: Request, store: IdempotencyStoreDep,
     version: ExpectedVersionDep, key: IdempotencyKeyDep,
 ) -> Response:
-    catalog = _catalog(request)
-    return run_command(
-        request, store, key, None,
-        lambda receipt: catalog.unpublish(channel.value, _check_sku(sku),
-                                          expected_version=version, receipt=receipt),
-        respond=offer_response,
-    )
+    return _command(request, store, key, None, lambda catalog, receipt: catalog.unpublish(
+        channel.value, _check_sku(sku), expected_version=version, receipt=receipt))
 
 
 @router.put(
@@ -310,15 +313,10 @@ def set_promotion(
     channel: Channel, sku: str, body: PromotionBody, request: Request,
     store: IdempotencyStoreDep, version: ExpectedVersionDep, key: IdempotencyKeyDep,
 ) -> Response:
-    catalog = _catalog(request)
-    return run_command(
-        request, store, key, body,
-        lambda receipt: catalog.set_promotion(
-            channel.value, _check_sku(sku), price=Decimal(body.price),
-            crossed_price=Decimal(body.crossed_price), start=body.start, end=body.end,
-            expected_version=version, receipt=receipt),
-        respond=offer_response,
-    )
+    return _command(request, store, key, body, lambda catalog, receipt: catalog.set_promotion(
+        channel.value, _check_sku(sku), price=Decimal(body.price),
+        crossed_price=Decimal(body.crossed_price), start=body.start, end=body.end,
+        expected_version=version, receipt=receipt))
 
 
 @router.delete(
@@ -332,13 +330,8 @@ def end_promotion(
     channel: Channel, sku: str, request: Request, store: IdempotencyStoreDep,
     version: ExpectedVersionDep, key: IdempotencyKeyDep,
 ) -> Response:
-    catalog = _catalog(request)
-    return run_command(
-        request, store, key, None,
-        lambda receipt: catalog.end_promotion(channel.value, _check_sku(sku),
-                                              expected_version=version, receipt=receipt),
-        respond=offer_response,
-    )
+    return _command(request, store, key, None, lambda catalog, receipt: catalog.end_promotion(
+        channel.value, _check_sku(sku), expected_version=version, receipt=receipt))
 
 
 @router.get(
