@@ -1,5 +1,6 @@
 # Order management service image: `docker build -t laredoute-oms .`
 # Runs migrations, then serves the API on port 8000 as the non-root user oms.
+# The same image runs `oms worker` (sync jobs without the API) and `oms sandbox`.
 # DATABASE_URL defaults to SQLite in /srv/oms/var (mount a volume there to
 # keep data); set it to a postgresql:// URL for PostgreSQL.
 FROM python:3.11-slim
@@ -23,6 +24,7 @@ RUN python -c "import tomllib; print('\n'.join(tomllib.load(open('pyproject.toml
 
 # The code, installed in place (editable) so that migrations/ stays beside it.
 COPY app/ ./app/
+COPY sandbox/ ./sandbox/
 COPY migrations/ ./migrations/
 RUN pip install --no-deps -e . \
  && mkdir -p /srv/oms/var \
