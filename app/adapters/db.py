@@ -62,7 +62,8 @@ class SQLiteDatabase:
         self.path = path
         self.lock_timeout = lock_timeout
         self._local = threading.local()
-        self._all: list[sqlite3.Connection] = []
+        # Every connection opened, with the thread that owns it.
+        self._all: list[tuple[threading.Thread, sqlite3.Connection]] = []
         self._lock = threading.Lock()
 
     def _connection(self) -> sqlite3.Connection:
@@ -79,7 +80,7 @@ class SQLiteDatabase:
             conn.execute(f"PRAGMA busy_timeout={self.lock_timeout * 1000}")
             self._local.conn = conn
             with self._lock:
-                self._all.append(conn)
+                self._all.append((threading.current_thread(), conn))
         return conn
 
     @contextmanager
@@ -100,9 +101,17 @@ class SQLiteDatabase:
         self.execute("SELECT 1")
 
     def close(self) -> None:
+        """Close the connections of this thread and of finished ones.
+
+        A connection still owned by a running thread (a background job that has been told
+        to stop but is finishing a statement) is not closed under it, which could crash the
+        process: it is dropped, and closed when its thread lets go of it.
+        """
+        current = threading.current_thread()
         with self._lock:
-            for conn in self._all:
-                conn.close()
+            for owner, conn in self._all:
+                if owner is current or not owner.is_alive():
+                    conn.close()
             self._all.clear()
         self._local = threading.local()
 
