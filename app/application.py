@@ -18,6 +18,7 @@ from eventsourcing.application import AggregateNotFoundError, Application
 from eventsourcing.persistence import IntegrityError
 
 from app.config import Settings
+from app.domain.actor import EVENT_ENVELOPE
 from app.domain.errors import OrderNotFound, VersionConflict
 from app.domain.order import LineQuantity, Order, order_id_for
 
@@ -73,13 +74,6 @@ class HistoryEntry:
     correlation_id: str | None = None
 
 
-# Attributes every event has; the history shows an event's own data apart from them.
-_EVENT_ENVELOPE = frozenset(
-    {"originator_id", "originator_version", "timestamp", "originator_topic", "actor",
-     "correlation_id"}
-)
-
-
 @dataclass(frozen=True)
 class ImportResult:
     order: Order
@@ -128,7 +122,7 @@ class OrderService(Application[UUID]):
                 type=type(e).__name__,
                 version=e.originator_version,
                 timestamp=e.timestamp,
-                data={k: v for k, v in vars(e).items() if k not in _EVENT_ENVELOPE},
+                data={k: v for k, v in vars(e).items() if k not in EVENT_ENVELOPE},
                 actor=vars(e).get("actor"),
                 correlation_id=vars(e).get("correlation_id"),
             )

@@ -18,6 +18,7 @@ from typing import Any
 from uuid import UUID
 
 import structlog
+from eventsourcing.application import AggregateNotFoundError
 from eventsourcing.persistence import IntegrityError, StoredEvent
 
 from app.adapters.db import PostgresDatabase, SQLiteDatabase
@@ -81,8 +82,6 @@ class OfferCatalog:
     # ---------------------------------------------------------------- reading
 
     def find(self, channel: str, sku: str) -> Offer | None:
-        from eventsourcing.application import AggregateNotFoundError
-
         try:
             offer = self.service.repository.get(offer_id_for(channel, sku))
         except AggregateNotFoundError:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Literal
 
 from fastapi import APIRouter, Request, Response
@@ -11,21 +11,13 @@ from pydantic import BaseModel, ConfigDict, Field
 from app.adapters.api_keys import ApiKey, ApiKeyStore, InvalidKeyRequest
 from app.api.auth import AUTH_PROBLEMS, principal, requires
 from app.api.problems import ProblemError
-from app.api.schemas import Problem
+from app.api.schemas import from_epoch, problem_doc
 from app.domain.order import Channel
 
 router = APIRouter(prefix="/v1", tags=["administration"], responses=AUTH_PROBLEMS)
 
 Role = Literal["admin", "operator", "auditor", "integrator"]
 
-
-def _problem(description: str) -> dict[str, object]:
-    return {"model": Problem, "description": description,
-            "content": {"application/problem+json": {}}}
-
-
-def _time(epoch: float | None) -> datetime | None:
-    return datetime.fromtimestamp(epoch, UTC) if epoch is not None else None
 
 
 class KeyCreate(BaseModel):
@@ -45,8 +37,8 @@ class KeyPublic(BaseModel):
     @classmethod
     def of(cls, key: ApiKey) -> KeyPublic:
         return cls(name=key.name, role=key.role, prefix=key.prefix,
-                   created_at=_time(key.created_at),  # type: ignore[arg-type]
-                   last_used_at=_time(key.last_used_at), revoked_at=_time(key.revoked_at))
+                   created_at=from_epoch(key.created_at),  # type: ignore[arg-type]
+                   last_used_at=from_epoch(key.last_used_at), revoked_at=from_epoch(key.revoked_at))
 
 
 class KeyCreated(KeyPublic):
@@ -82,8 +74,8 @@ def list_keys(request: Request) -> KeyListPublic:
 @router.post(
     "/keys", response_model=KeyCreated, status_code=201, dependencies=[requires("keys:manage")],
     summary="Create an API key; the answer shows the key once",
-    responses={409: _problem("A key has this name already"),
-               422: _problem("The body is invalid: the problem names the field and the rule")},
+    responses={409: problem_doc("A key has this name already"),
+               422: problem_doc("The body is invalid: the problem names the field and the rule")},
 )
 def create_key(body: KeyCreate, request: Request) -> Response:
     try:
@@ -101,7 +93,7 @@ def create_key(body: KeyCreate, request: Request) -> Response:
 @router.post(
     "/keys/{name}/revoke", response_model=KeyPublic, dependencies=[requires("keys:manage")],
     summary="Revoke an API key: it stops working at once",
-    responses={404: _problem("No key has this name")},
+    responses={404: problem_doc("No key has this name")},
 )
 def revoke_key(name: str, request: Request) -> KeyPublic:
     key = _keys(request).revoke(name)
@@ -129,7 +121,7 @@ def list_channels(request: Request) -> list[ChannelSettingsPublic]:
     "/channels/{channel}", response_model=ChannelSettingsPublic,
     dependencies=[requires("channels:manage")],
     summary="Change a channel's settings (auto-accept)",
-    responses={422: _problem("Unknown channel or invalid body: the problem names the field")},
+    responses={422: problem_doc("Unknown channel or invalid body: the problem names the field")},
 )
 def update_channel(
     channel: Channel, body: ChannelSettingsUpdate, request: Request

@@ -15,12 +15,11 @@ from pydantic import BaseModel
 
 from app.api.auth import AUTH_PROBLEMS, requires
 from app.api.schemas import ActorPublic, Problem
+from app.domain.actor import EVENT_ENVELOPE
 from app.projections.runner import EventLog
 
 router = APIRouter(prefix="/v1", tags=["event stream"], responses=AUTH_PROBLEMS)
 
-_ENVELOPE = {"originator_id", "originator_version", "timestamp", "originator_topic", "actor",
-             "correlation_id"}
 
 
 class StreamEventPublic(BaseModel):
@@ -66,6 +65,6 @@ def event_stream(
             timestamp=event.timestamp,
             actor=ActorPublic(**actor) if actor else None,
             correlation_id=data.get("correlation_id"),
-            data={k: v for k, v in data.items() if k not in _ENVELOPE},
+            data={k: v for k, v in data.items() if k not in EVENT_ENVELOPE},
         ))
     return EventPagePublic(items=items, next_after=items[-1].position if items else after)

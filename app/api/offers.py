@@ -12,16 +12,19 @@ from uuid import UUID
 from fastapi import APIRouter, Query, Request, Response
 from pydantic import BaseModel, ConfigDict, Field
 
+from app.adapters.laredoute.errors import MiraklError
+from app.adapters.laredoute.offer_feed import FeedBusy, NothingToSend
 from app.api.auth import AUTH_PROBLEMS, requires
 from app.api.commands import (
     ExpectedVersionDep,
     IdempotencyKeyDep,
     IdempotencyStoreDep,
+    expected_version,
     run_command,
     with_position,
 )
 from app.api.problems import ProblemError
-from app.api.schemas import ActorPublic, Problem
+from app.api.schemas import ActorPublic, from_epoch, problem_doc
 from app.application import last_saved_position
 from app.domain.offer import Offer
 from app.domain.order import Channel
@@ -37,19 +40,16 @@ SKU_PATTERN = r"^[^\s/]{1,64}$"
 SkuPath = Annotated[str, Field(pattern=SKU_PATTERN)]
 
 
-def _problem(description: str) -> dict[str, Any]:
-    return {"model": Problem, "description": description, "content": {"application/problem+json": {}}}
-
 
 _ETAG = {"ETag": {"description": 'The offer\'s version, e.g. "3"', "schema": {"type": "string"}}}
 _WRITE_PROBLEMS: dict[int | str, dict[str, Any]] = {
-    400: _problem("Malformed If-Match or Idempotency-Key header"),
-    404: _problem("No offer has this SKU on this channel"),
-    409: _problem("A request with the same Idempotency-Key is running"),
-    412: _problem("If-Match does not name the offer's current version"),
-    413: _problem("The body is too large"),
-    422: _problem("The body is invalid: the problem names the field and the rule"),
-    428: _problem("If-Match is missing"),
+    400: problem_doc("Malformed If-Match or Idempotency-Key header"),
+    404: problem_doc("No offer has this SKU on this channel"),
+    409: problem_doc("A request with the same Idempotency-Key is running"),
+    412: problem_doc("If-Match does not name the offer's current version"),
+    413: problem_doc("The body is too large"),
+    422: problem_doc("The body is invalid: the problem names the field and the rule"),
+    428: problem_doc("If-Match is missing"),
 }
 
 # ---------------------------------------------------------------- schemas
@@ -267,8 +267,6 @@ def put_offer(
 
 
 def _if_match(request: Request, *, required: bool) -> int | None:
-    from app.api.commands import expected_version
-
     header = request.headers.get("if-match")
     if header is None and not required:
         return None
@@ -281,7 +279,7 @@ def _if_match(request: Request, *, required: bool) -> int | None:
     dependencies=[requires("offers:read")],
     summary="The offer now, with its ETag",
     responses={200: {"headers": _ETAG, "description": "The offer"},
-               404: _problem("No offer has this SKU on this channel")},
+               404: problem_doc("No offer has this SKU on this channel")},
 )
 def get_offer(channel: Channel, sku: str, request: Request) -> Response:
     return offer_response(_catalog(request).get(channel.value, _check_sku(sku)))
@@ -339,7 +337,7 @@ def end_promotion(
     response_model=OfferHistoryPublic,
     dependencies=[requires("offers:history")],
     summary="The offer's whole history, oldest first",
-    responses={404: _problem("No offer has this SKU on this channel")},
+    responses={404: problem_doc("No offer has this SKU on this channel")},
 )
 def offer_events(channel: Channel, sku: str, request: Request) -> OfferHistoryPublic:
     catalog = _catalog(request)
@@ -364,7 +362,7 @@ def offer_events(channel: Channel, sku: str, request: Request) -> OfferHistoryPu
     response_model=OfferListPublic,
     dependencies=[requires("offers:read")],
     summary="Offers by channel and SKU, with filters; keyset pagination",
-    responses={422: _problem("A query parameter is invalid: the problem names it")},
+    responses={422: problem_doc("A query parameter is invalid: the problem names it")},
 )
 def list_offers(
     request: Request,
@@ -404,9 +402,9 @@ def list_offers(
     "mode=full: offers of the channel missing from the source are set to quantity 0 (kept as "
     "virtual products); mode=partial (default) leaves them alone. The same source twice "
     "changes nothing.",
-    responses={413: _problem("The body is too large"),
-               415: _problem("The body is neither text/csv nor application/json"),
-               422: _problem("The body cannot be read: the problem says where")},
+    responses={413: problem_doc("The body is too large"),
+               415: problem_doc("The body is neither text/csv nor application/json"),
+               422: problem_doc("The body cannot be read: the problem says where")},
 )
 async def bulk_upsert(
     channel: Channel, request: Request, mode: Literal["full", "partial"] = "partial",
@@ -538,15 +536,12 @@ def _upstream(exc: Exception) -> ProblemError:
     status_code=201,
     dependencies=[requires("offers:write")],
     summary="Send a segment of offers now, ahead of a special operation",
-    responses={404: _problem("One of the SKUs is no offer of the channel"),
-               409: _problem("The channel is not configured, or its feed is busy"),
-               422: _problem("Invalid body, or every offer asked for has errors"),
-               502: _problem("The marketplace refused or did not answer")},
+    responses={404: problem_doc("One of the SKUs is no offer of the channel"),
+               409: problem_doc("The channel is not configured, or its feed is busy"),
+               422: problem_doc("Invalid body, or every offer asked for has errors"),
+               502: problem_doc("The marketplace refused or did not answer")},
 )
 def send_operation(channel: Channel, body: OperationBody, request: Request) -> OperationPublic:
-    from app.adapters.laredoute.errors import MiraklError
-    from app.adapters.laredoute.offer_feed import FeedBusy, NothingToSend
-
     feed = _feed(request, channel)
     try:
         batch_id = feed.send_operation(body.skus, body.name)
@@ -566,13 +561,10 @@ def send_operation(channel: Channel, body: OperationBody, request: Request) -> O
     response_model=FeedRoundPublic,
     dependencies=[requires("offers:write")],
     summary="Send the channel's pending offers now, whatever the hour",
-    responses={409: _problem("The channel is not configured, or its feed is busy"),
-               502: _problem("The marketplace refused or did not answer")},
+    responses={409: problem_doc("The channel is not configured, or its feed is busy"),
+               502: problem_doc("The marketplace refused or did not answer")},
 )
 def send_feed(channel: Channel, request: Request) -> FeedRoundPublic:
-    from app.adapters.laredoute.errors import MiraklError
-    from app.adapters.laredoute.offer_feed import FeedBusy
-
     feed = _feed(request, channel)
     try:
         done = feed.send_now()
@@ -590,19 +582,17 @@ def send_feed(channel: Channel, request: Request) -> FeedRoundPublic:
     response_model=list[OfferImportPublic],
     dependencies=[requires("offers:read")],
     summary="The channel's offer imports (OF01), newest first, and how they ended",
-    responses={409: _problem("The channel is not configured")},
+    responses={409: problem_doc("The channel is not configured")},
 )
 def list_imports(
     channel: Channel, request: Request,
     state: Literal["running", "complete", "failed"] | None = None,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
 ) -> list[OfferImportPublic]:
-    from datetime import UTC
-
     records = _feed(request, channel).imports(limit=limit, state=state)
     return [OfferImportPublic(
         channel=r.channel, import_id=r.import_id, reason=r.reason, operation=r.operation,
         state=r.state, offers=r.offers, lines_in_error=r.lines_in_error, message=r.message,
-        created_at=datetime.fromtimestamp(r.created_at, UTC),
-        finished_at=datetime.fromtimestamp(r.finished_at, UTC) if r.finished_at else None,
+        created_at=from_epoch(r.created_at),  # type: ignore[arg-type]
+        finished_at=from_epoch(r.finished_at),
     ) for r in records]

@@ -25,7 +25,7 @@ from app.api.schemas import (
     OrderCreate,
     OrderHistoryPublic,
     OrderPublic,
-    Problem,
+    problem_doc,
     RefundCreate,
     RefuseCommand,
     ShipCommand,
@@ -33,9 +33,6 @@ from app.api.schemas import (
 
 router = APIRouter(prefix="/v1/orders", tags=["orders"], responses=AUTH_PROBLEMS)
 
-
-def _problem(description: str) -> dict[str, Any]:
-    return {"model": Problem, "description": description, "content": {"application/problem+json": {}}}
 
 
 _ETAG_HEADER = {
@@ -47,26 +44,26 @@ _ETAG_HEADER = {
     },
 }
 _READ_ERRORS: dict[int | str, dict[str, Any]] = {
-    404: _problem("No order has this id"),
-    422: _problem("The order id is not a UUID"),
-    503: _problem("The store is unavailable; retry later"),
+    404: problem_doc("No order has this id"),
+    422: problem_doc("The order id is not a UUID"),
+    503: problem_doc("The store is unavailable; retry later"),
 }
 _COMMAND_ERRORS: dict[int | str, dict[str, Any]] = {
     200: {"description": "The order after the command", "headers": _ETAG_HEADER},
-    400: _problem("Malformed If-Match or Idempotency-Key header"),
-    404: _problem("No order has this id"),
-    409: _problem(
+    400: problem_doc("Malformed If-Match or Idempotency-Key header"),
+    404: problem_doc("No order has this id"),
+    409: problem_doc(
         "The command is not allowed in the order's status (type /problems/invalid-status), "
         "the acceptance deadline passed, or a request with the same Idempotency-Key is running"
     ),
-    412: _problem("If-Match does not name the order's current version"),
-    413: _problem("The body is too large"),
-    422: _problem(
+    412: problem_doc("If-Match does not name the order's current version"),
+    413: problem_doc("The body is too large"),
+    422: problem_doc(
         "The body is invalid (unknown field, wrong type, broken rule: the problem names the "
         "field and the rule) or the Idempotency-Key was used for another request"
     ),
-    428: _problem("If-Match is missing"),
-    503: _problem("The store is unavailable; retry later"),
+    428: problem_doc("If-Match is missing"),
+    503: problem_doc("The store is unavailable; retry later"),
 }
 
 
@@ -82,9 +79,9 @@ _COMMAND_ERRORS: dict[int | str, dict[str, Any]] = {
             "description": "Imported",
             "headers": {**_ETAG_HEADER, "Location": {"description": "The order's URL", "schema": {"type": "string"}}},
         },
-        413: _problem("The body is too large"),
-        422: _problem("The body is invalid: the problem names the field and the rule"),
-        503: _problem("The store is unavailable; retry later"),
+        413: problem_doc("The body is too large"),
+        422: problem_doc("The body is invalid: the problem names the field and the rule"),
+        503: problem_doc("The store is unavailable; retry later"),
     },
 )
 def import_order(body: OrderCreate, service: ServiceDep, request: Request) -> Response:

@@ -322,3 +322,14 @@ class Problem(BaseModel):
 class Health(BaseModel):
     status: Literal["ok", "unavailable"]
     checks: dict[str, str] = Field(default_factory=dict)
+
+
+def problem_doc(description: str) -> dict[str, Any]:
+    """An error response of a route as the OpenAPI document shows it: problem+json."""
+    return {"model": Problem, "description": description,
+            "content": {"application/problem+json": {}}}
+
+
+def from_epoch(epoch: float | None) -> datetime | None:
+    """A time the sync and key tables keep as epoch seconds, as a UTC datetime."""
+    return datetime.fromtimestamp(epoch, UTC) if epoch is not None else None

@@ -3,8 +3,8 @@ and the sync's status per channel."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
-from typing import Annotated, Any, Literal
+from datetime import datetime
+from typing import Annotated, Literal
 from uuid import UUID
 
 from fastapi import APIRouter, Query, Request
@@ -14,18 +14,11 @@ from app.adapters.laredoute.sync_store import Action, ImportFailure, SyncStore
 from app.api.commands import ServiceDep
 from app.api.auth import AUTH_PROBLEMS, requires
 from app.api.problems import ProblemError
-from app.api.schemas import Problem
+from app.api.schemas import from_epoch, problem_doc
 from app.domain.order import Channel
 
 router = APIRouter(prefix="/v1", tags=["marketplace sync"], responses=AUTH_PROBLEMS)
 
-
-def _problem(description: str) -> dict[str, Any]:
-    return {"model": Problem, "description": description, "content": {"application/problem+json": {}}}
-
-
-def _time(epoch: float | None) -> datetime | None:
-    return datetime.fromtimestamp(epoch, UTC) if epoch is not None else None
 
 
 class ActionPublic(BaseModel):
@@ -50,10 +43,10 @@ class ActionPublic(BaseModel):
             attempts=action.attempts,
             error=action.last_error,
             error_code=action.error_code,
-            created_at=_time(action.created_at),  # type: ignore[arg-type]
-            updated_at=_time(action.updated_at),  # type: ignore[arg-type]
+            created_at=from_epoch(action.created_at),  # type: ignore[arg-type]
+            updated_at=from_epoch(action.updated_at),  # type: ignore[arg-type]
             next_attempt_at=(
-                _time(action.next_attempt_at)
+                from_epoch(action.next_attempt_at)
                 if action.state in ("pending", "sent") and action.next_attempt_at
                 else None
             ),
@@ -91,9 +84,9 @@ class ImportErrorPublic(BaseModel):
             id=e.id, channel=e.channel, marketplace_order_id=e.marketplace_order_id,
             kind=e.kind,  # type: ignore[arg-type]
             field=e.field, reason=e.reason, marketplace_state=e.marketplace_state,
-            occurrences=e.occurrences, first_seen=_time(e.first_seen),  # type: ignore[arg-type]
-            last_seen=_time(e.last_seen),  # type: ignore[arg-type]
-            resolved_at=_time(e.resolved_at),
+            occurrences=e.occurrences, first_seen=from_epoch(e.first_seen),  # type: ignore[arg-type]
+            last_seen=from_epoch(e.last_seen),  # type: ignore[arg-type]
+            resolved_at=from_epoch(e.resolved_at),
         )
 
 
@@ -127,7 +120,7 @@ def _store(request: Request) -> SyncStore:
     dependencies=[requires("sync:read")],
     response_model=OrderSyncPublic,
     summary="The order's actions for the marketplace and their delivery state",
-    responses={404: _problem("No order has this id"), 422: _problem("The order id is not a UUID")},
+    responses={404: problem_doc("No order has this id"), 422: problem_doc("The order id is not a UUID")},
 )
 def order_actions(order_id: UUID, request: Request, service: ServiceDep) -> OrderSyncPublic:
     order = service.get_order(order_id)
@@ -136,8 +129,8 @@ def order_actions(order_id: UUID, request: Request, service: ServiceDep) -> Orde
     return OrderSyncPublic(
         order_id=order_id,
         marketplace=(
-            MarketplaceStatePublic(state=seen[0], last_updated=_time(seen[1]),  # type: ignore[arg-type]
-                                   seen_at=_time(seen[2]))  # type: ignore[arg-type]
+            MarketplaceStatePublic(state=seen[0], last_updated=from_epoch(seen[1]),  # type: ignore[arg-type]
+                                   seen_at=from_epoch(seen[2]))  # type: ignore[arg-type]
             if seen else None
         ),
         actions=[ActionPublic.of(a) for a in store.actions_of(order_id)],
@@ -150,9 +143,9 @@ def order_actions(order_id: UUID, request: Request, service: ServiceDep) -> Orde
     response_model=ActionPublic,
     summary="Send a failed or expired action again",
     responses={
-        404: _problem("No order has this id, or the order has no such action"),
-        409: _problem("The action is not failed or expired (type /problems/invalid-status)"),
-        422: _problem("The order id is not a UUID or the action id not an integer"),
+        404: problem_doc("No order has this id, or the order has no such action"),
+        409: problem_doc("The action is not failed or expired (type /problems/invalid-status)"),
+        422: problem_doc("The order id is not a UUID or the action id not an integer"),
     },
 )
 def retry_action(
@@ -185,7 +178,7 @@ def retry_action(
     dependencies=[requires("sync:read")],
     response_model=ImportErrorListPublic,
     summary="Marketplace orders the sync could not import or bring up to date, and why",
-    responses={422: _problem("A query parameter is invalid: the problem names it")},
+    responses={422: problem_doc("A query parameter is invalid: the problem names it")},
 )
 def import_errors(
     request: Request,
@@ -229,8 +222,8 @@ def sync_status(request: Request) -> SyncStatusPublic:
             channel=name,
             configured=name in configured,
             auto_accept=default if chosen is None else chosen,
-            last_update_date=_time(cur.get("last_update_date")),
-            last_run_at=_time(cur.get("last_run_at")),
+            last_update_date=from_epoch(cur.get("last_update_date")),
+            last_run_at=from_epoch(cur.get("last_run_at")),
             last_run_orders=cur.get("last_run_orders"),
             last_error=cur.get("last_error"),
         ))

@@ -51,6 +51,14 @@ def event_context() -> dict[str, object]:
     }
 
 
+# What every stored event carries besides its own data: the aggregate it belongs to, its
+# version and time, and who caused it.
+EVENT_ENVELOPE = frozenset({
+    "originator_id", "originator_version", "timestamp", "originator_topic", "actor",
+    "correlation_id",
+})
+
+
 class AttributedAggregate(Aggregate):
     """An aggregate whose every event says who caused it and under which request or job."""
 
@@ -72,6 +80,7 @@ class AttributedAggregate(Aggregate):
 __all__ = [
     "Actor",
     "AttributedAggregate",
+    "EVENT_ENVELOPE",
     "acting_as",
     "current_actor",
     "current_correlation_id",

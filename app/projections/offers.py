@@ -12,7 +12,8 @@ from typing import Any
 from uuid import UUID
 
 from app.adapters.db import PostgresDatabase, SQLiteDatabase, Transaction
-from app.projections.order_tabs import _Codec
+from app.domain.actor import EVENT_ENVELOPE
+from app.projections.order_tabs import Codec
 from app.projections.runner import ProjectedEvent
 
 NAME = "offers"
@@ -49,7 +50,7 @@ class OffersProjection:
     name = NAME
 
     def __init__(self, dialect: str) -> None:
-        self.codec = _Codec(dialect)
+        self.codec = Codec(dialect)
 
     def apply(self, tx: Transaction, generation: int, events: Sequence[ProjectedEvent]) -> None:
         offers = [e for e in events if e.aggregate == "Offer"]
@@ -106,14 +107,12 @@ class OffersProjection:
         tx.execute("DELETE FROM offer_list WHERE generation = %s", (generation,))
 
 
-_ENVELOPE = {"originator_id", "originator_version", "timestamp", "originator_topic", "actor",
-             "correlation_id"}
 
 
 def _plain_state(event: ProjectedEvent) -> dict[str, Any]:
     """The event's stored JSON with the store's typed values as plain JSON (amounts and
     times as strings), without decoding it into objects first."""
-    return {k: _unwrap(v) for k, v in event.raw.items() if k not in _ENVELOPE}
+    return {k: _unwrap(v) for k, v in event.raw.items() if k not in EVENT_ENVELOPE}
 
 
 def _unwrap(value: Any) -> Any:
@@ -185,7 +184,7 @@ def sync_state(version: int, sent_version: int | None, state: str | None) -> str
 class OfferQueries:
     def __init__(self, db: SQLiteDatabase | PostgresDatabase) -> None:
         self.db = db
-        self.codec = _Codec(db.dialect)
+        self.codec = Codec(db.dialect)
 
     def _row(self, row: tuple[Any, ...]) -> OfferRow:
         return OfferRow(

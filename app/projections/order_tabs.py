@@ -83,7 +83,7 @@ def from_cents(value: int) -> Decimal:
     return (Decimal(int(value)) / 100).quantize(Decimal("0.01"))
 
 
-class _Codec:
+class Codec:
     """Values as each database stores them: native on PostgreSQL, text on SQLite."""
 
     def __init__(self, dialect: str) -> None:
@@ -130,7 +130,7 @@ class OrderTabsProjection:
     name = NAME
 
     def __init__(self, dialect: str) -> None:
-        self.codec = _Codec(dialect)
+        self.codec = Codec(dialect)
 
     def apply(self, tx: Transaction, generation: int, events: Sequence[ProjectedEvent]) -> None:
         new_rows: dict[UUID, dict[str, Any]] = {}
@@ -418,7 +418,7 @@ _ACTIVE = "generation = (SELECT generation FROM projection_positions WHERE name 
 class OrderTabsQueries:
     def __init__(self, db: SQLiteDatabase | PostgresDatabase) -> None:
         self.db = db
-        self.codec = _Codec(db.dialect)
+        self.codec = Codec(db.dialect)
 
     def position(self) -> int:
         rows = self.db.execute(

@@ -32,7 +32,7 @@ from app.adapters.laredoute.mapping import (
     parse_order,
     view_order,
 )
-from app.adapters.laredoute.sync_store import SyncStore
+from app.adapters.laredoute.sync_store import Action, SyncStore, refund_links_of
 from app.application import OrderService
 from app.domain.errors import DomainError, VersionConflict
 from app.domain.order import (
@@ -365,13 +365,15 @@ class OrderImporter:
         return extra
 
     def _reconcile_refunds(self, order_id: UUID, view: MarketplaceOrder, at: datetime) -> bool:
-        links = self.store.refund_links(order_id)
+        actions = self.store.actions_of(order_id)
+        links = refund_links_of(actions)
         changed = self._follow_refunds(order_id, view, at, links) if links else False
-        self._check_foreign_refunds(order_id, view, links)
+        self._check_foreign_refunds(view, links, actions)
         return changed
 
+    @staticmethod
     def _check_foreign_refunds(
-        self, order_id: UUID, view: MarketplaceOrder, links: dict[str, list[str]]
+        view: MarketplaceOrder, links: dict[str, list[str]], actions: Sequence[Action]
     ) -> None:
         """Refunds made on the marketplace that none of our requests created are reported.
 
@@ -382,8 +384,7 @@ class OrderImporter:
         foreign = sorted(r.id for r in view.refunds if r.id not in ours)
         if not foreign:
             return
-        if any(a.kind == "refund" and a.state in ("pending", "sent")
-               for a in self.store.actions_of(order_id)):
+        if any(a.kind == "refund" and a.state in ("pending", "sent") for a in actions):
             return
         raise UnparsableOrder(
             "order_lines.refunds",

@@ -346,15 +346,20 @@ class SyncStore:
 
     def refund_links(self, order_id: UUID) -> dict[str, list[str]]:
         """Our refund id -> the marketplace refund ids its delivery created."""
-        links: dict[str, list[str]] = {}
-        for action in self.actions_of(order_id):
-            if action.kind == "refund" and action.state == "confirmed" and action.result:
-                links[action.result["refund_id"]] = list(action.result["marketplace_refund_ids"])
-        return links
+        return refund_links_of(self.actions_of(order_id))
 
     def counts(self) -> dict[str, int]:
         rows = self.db.execute("SELECT state, COUNT(*) FROM marketplace_actions GROUP BY state")
         return {state: int(n) for state, n in rows}
 
 
-__all__ = ["ACTION_STATES", "Action", "ImportFailure", "OPEN_ACTION_STATES", "SyncStore"]
+def refund_links_of(actions: Sequence[Action]) -> dict[str, list[str]]:
+    """Our refund id -> the marketplace refund ids, from an order's confirmed refund actions."""
+    return {
+        action.result["refund_id"]: list(action.result["marketplace_refund_ids"])
+        for action in actions
+        if action.kind == "refund" and action.state == "confirmed" and action.result
+    }
+
+
+__all__ = ["ACTION_STATES", "Action", "ImportFailure", "OPEN_ACTION_STATES", "SyncStore", "refund_links_of"]
