@@ -21,7 +21,8 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from sandbox import control, mirakl_api
 from sandbox.config import SandboxConfig
 from sandbox.faults import FaultBook, SandboxASGI
-from sandbox.marketplace import Marketplace, MiraklError
+from sandbox.errors import MiraklError
+from sandbox.marketplace import Marketplace
 
 log = structlog.get_logger("sandbox")
 

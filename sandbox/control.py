@@ -14,7 +14,8 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from sandbox.clock import format_date
 from sandbox.faults import FaultBook, FaultKind
-from sandbox.marketplace import Marketplace, MiraklError
+from sandbox.errors import MiraklError
+from sandbox.marketplace import Marketplace
 
 router = APIRouter(prefix="/control", tags=["Sandbox control"])
 

@@ -32,6 +32,7 @@ from sandbox.catalog import (
 )
 from sandbox.clock import SandboxClock, format_date
 from sandbox.config import SandboxConfig, ShopConfig, Timings
+from sandbox.errors import MiraklError, invalid_state
 from sandbox.generator import Delivery, OrderGenerator
 from sandbox.offers import OfferBook, OfferImport, OfferQuery, raw_offer
 from sandbox.orders import (
@@ -63,30 +64,6 @@ log = structlog.get_logger("sandbox")
 UNKNOWN_STATE = "WAITING_SCORING"  # a state our service has never heard of, for robustness tests
 MAX_TRACKING_LENGTH = 32  # La Redoute's limit (seller guide, 5.3)
 TIMED_STATES = frozenset({WAITING_ACCEPTANCE, WAITING_DEBIT_PAYMENT, SHIPPED, RECEIVED})
-
-
-class MiraklError(Exception):
-    """A refusal as Mirakl words it: HTTP status, human message and, for business rules, a code."""
-
-    def __init__(self, status: int, message: str, code: str | None = None) -> None:
-        super().__init__(message)
-        self.status = status
-        self.message = message
-        self.code = code
-
-    def body(self) -> dict[str, Any]:
-        body: dict[str, Any] = {"status": self.status, "message": self.message}
-        if self.code:
-            body["code"] = self.code
-        return body
-
-
-def _invalid_state(raw: RawOrder, action: str) -> MiraklError:
-    return MiraklError(
-        400,
-        f"Order {raw['order_id']} is in state {raw['order_state']}: cannot {action}",
-        "ORDER_INVALID_STATE",
-    )
 
 
 @dataclass
@@ -196,7 +173,7 @@ class Marketplace:
             stored = self._shop_order(shop, order_id)
             raw = stored.raw
             if raw["order_state"] != WAITING_ACCEPTANCE:
-                raise _invalid_state(raw, "accept or refuse its lines")
+                raise invalid_state(raw, "accept or refuse its lines")
             seen: set[str] = set()
             for line_id, _ in decisions:
                 if line_id in seen:
@@ -238,7 +215,7 @@ class Marketplace:
             stored = self._shop_order(shop, order_id)
             raw = stored.raw
             if raw["order_state"] not in (SHIPPING, SHIPPED):
-                raise _invalid_state(raw, "update its tracking")
+                raise invalid_state(raw, "update its tracking")
             if tracking_number and len(tracking_number) > MAX_TRACKING_LENGTH:
                 raise MiraklError(400, f"Tracking number longer than {MAX_TRACKING_LENGTH} "
                                   "characters", "VALIDATION_ERROR")
@@ -278,7 +255,7 @@ class Marketplace:
             stored = self._shop_order(shop, order_id)
             raw = stored.raw
             if raw["order_state"] != SHIPPING:
-                raise _invalid_state(raw, "ship it")
+                raise invalid_state(raw, "ship it")
             for line in raw["order_lines"]:
                 if line["order_line_state"] == SHIPPING:
                     line["order_line_state"] = SHIPPED
@@ -371,7 +348,7 @@ class Marketplace:
             stored = self._shop_order(shop, order_id)
             raw = stored.raw
             if not raw.get("can_cancel") or raw["order_state"] != SHIPPING:
-                raise _invalid_state(raw, "cancel it")
+                raise invalid_state(raw, "cancel it")
             for line in raw["order_lines"]:
                 if line["order_line_state"] in (CANCELED, REFUSED):
                     continue
@@ -396,7 +373,7 @@ class Marketplace:
                                       "REASON_CODE_INVALID")
                 stored, line = self._shop_line(shop, req.order_line_id)
                 if stored.raw["order_state"] != SHIPPING or line["order_line_state"] != SHIPPING:
-                    raise _invalid_state(stored.raw, f"cancel order line {req.order_line_id}")
+                    raise invalid_state(stored.raw, f"cancel order line {req.order_line_id}")
                 quantity, amount, shipping = asked.get(
                     req.order_line_id, (0, Decimal(0), Decimal(0)))
                 quantity, amount, shipping = (quantity + req.quantity, amount + req.amount,
@@ -586,7 +563,7 @@ class Marketplace:
             now = self._progress()
             stored = self._any_order(order_id)
             if stored.raw["order_state"] != WAITING_DEBIT_PAYMENT:
-                raise _invalid_state(stored.raw, "settle its payment")
+                raise invalid_state(stored.raw, "settle its payment")
             self._settle(stored, validate, now, now)
             return copy.deepcopy(stored.raw)
 
@@ -595,7 +572,7 @@ class Marketplace:
             now = self._progress()
             stored = self._any_order(order_id)
             if stored.raw["order_state"] != SHIPPED:
-                raise _invalid_state(stored.raw, "mark it received")
+                raise invalid_state(stored.raw, "mark it received")
             self._receive(stored, now, now)
             return copy.deepcopy(stored.raw)
 
@@ -607,7 +584,7 @@ class Marketplace:
             if stored.raw["order_state"] == SHIPPED:
                 self._receive(stored, now, now)
             if stored.raw["order_state"] != RECEIVED:
-                raise _invalid_state(stored.raw, "close it")
+                raise invalid_state(stored.raw, "close it")
             self._close(stored, now, now)
             return copy.deepcopy(stored.raw)
 
