@@ -20,8 +20,8 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from sandbox import control, mirakl_api
 from sandbox.config import SandboxConfig
-from sandbox.faults import FaultBook, SandboxASGI
 from sandbox.errors import MiraklError
+from sandbox.faults import FaultBook, SandboxASGI
 from sandbox.marketplace import Marketplace
 
 log = structlog.get_logger("sandbox")

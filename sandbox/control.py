@@ -13,8 +13,8 @@ from fastapi import APIRouter, Depends, Request, Response
 from pydantic import BaseModel, ConfigDict, Field
 
 from sandbox.clock import format_date
-from sandbox.faults import FaultBook, FaultKind
 from sandbox.errors import MiraklError
+from sandbox.faults import FaultBook, FaultKind
 from sandbox.marketplace import Marketplace
 
 router = APIRouter(prefix="/control", tags=["Sandbox control"])

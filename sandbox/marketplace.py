@@ -34,16 +34,16 @@ from sandbox.clock import SandboxClock, format_date
 from sandbox.config import SandboxConfig, ShopConfig, Timings
 from sandbox.errors import MiraklError, invalid_state
 from sandbox.generator import Delivery, OrderGenerator
-from sandbox.offers import OfferBook, OfferImport, OfferQuery, raw_offer
+from sandbox.offers import OfferBook, OfferQuery
 from sandbox.orders import (
     CANCELED,
     CLOSED,
     PENDING_REFUND_STATES,
     RECEIVED,
+    REFUND_REFUSED,
     REFUNDABLE_LINE_STATES,
     REFUNDED,
     REFUSED,
-    REFUND_REFUSED,
     SHIPPED,
     SHIPPING,
     WAITING_ACCEPTANCE,
@@ -445,17 +445,13 @@ class Marketplace:
         """OF02."""
         with self._lock:
             self._progress()
-            return self._shop_import(shop, import_id).as_of02()
+            return self._offers.shop_import(shop.shop_id, import_id).as_of02()
 
     def offer_import_error_report(self, shop: ShopConfig, import_id: int) -> bytes:
         """OF03: only a complete import with lines in error has a report."""
         with self._lock:
             self._progress()
-            imported = self._shop_import(shop, import_id)
-            if not imported.has_error_report:
-                raise MiraklError(404, f"Offer import {import_id} has no error report",
-                                  "ERROR_REPORT_NOT_FOUND")
-            return imported.error_report()
+            return self._offers.error_report(shop.shop_id, import_id)
 
     def list_offers(self, shop: ShopConfig, query: OfferQuery,
                     duplicate_pages: bool = False) -> tuple[list[dict[str, Any]], int]:
@@ -464,23 +460,13 @@ class Marketplace:
             now = self._progress()
             return self._offers.list_offers(shop.shop_id, query, now, duplicate_pages)
 
-    def _shop_import(self, shop: ShopConfig, import_id: int) -> OfferImport:
-        imported = self._offers.get_import(import_id, shop.shop_id)
-        if imported is None:
-            raise MiraklError(404, f"Offer import {import_id} not found", "IMPORT_NOT_FOUND")
-        return imported
-
     # ------------------------------------------------------------------ control: offers
 
     def complete_offer_import(self, import_id: int) -> dict[str, Any]:
         """Process a waiting import now; one already processed is left as it is."""
         with self._lock:
             now = self._progress()
-            imported = self._offers.get_import(import_id)
-            if imported is None:
-                raise MiraklError(404, f"Offer import {import_id} not found", "IMPORT_NOT_FOUND")
-            self._offers.process(imported, now)
-            return imported.summary()
+            return self._offers.complete(import_id, now).summary()
 
     def offer_imports(self, shop_id: int | None = None) -> list[dict[str, Any]]:
         with self._lock:
@@ -490,14 +476,12 @@ class Marketplace:
     def raw_offers(self, shop_id: int | None = None) -> list[dict[str, Any]]:
         with self._lock:
             self._progress()
-            return [raw_offer(offer) for offer in self._offers.offers(shop_id)]
+            return self._offers.raw_offers(shop_id)
 
     def set_unknown_products(self, eans: Iterable[str]) -> list[str]:
         """The EANs the catalogue does not know from now on (the list replaces the last one)."""
         with self._lock:
-            self._offers.unknown_eans = frozenset(eans)
-            log.info("sandbox_unknown_products_set", count=len(self._offers.unknown_eans))
-            return sorted(self._offers.unknown_eans)
+            return self._offers.set_unknown_eans(eans)
 
     def unknown_products(self) -> list[str]:
         with self._lock:

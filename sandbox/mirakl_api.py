@@ -18,8 +18,8 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from sandbox.catalog import CARRIERS, REASONS
 from sandbox.config import ShopConfig
-from sandbox.faults import DUPLICATE_PAGES_FLAG
 from sandbox.errors import MiraklError
+from sandbox.faults import DUPLICATE_PAGES_FLAG
 from sandbox.marketplace import CancelRequest, Marketplace, OrderQuery, RefundRequest
 from sandbox.offers import IMPORT_MODES, OfferQuery
 
