@@ -9,11 +9,10 @@ of every operation and from the background ticker, so a clock move is seen by th
 from __future__ import annotations
 
 import copy
-import itertools
 import random
 import threading
 from collections.abc import Iterable
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
@@ -24,7 +23,6 @@ import structlog
 from sandbox.catalog import (
     CANCELATION,
     CARRIERS_BY_CODE,
-    ORDER_CANCEL_REASONS,
     REFUND,
     REFUND_REFUSAL_REASONS,
     WHOLE_ORDER_CANCEL_REASON,
@@ -35,6 +33,7 @@ from sandbox.config import SandboxConfig, ShopConfig, Timings
 from sandbox.errors import MiraklError, invalid_state
 from sandbox.generator import Delivery, OrderGenerator
 from sandbox.offers import OfferBook, OfferQuery
+from sandbox.order_store import OrderQuery, OrderStore, StoredOrder
 from sandbox.orders import (
     CANCELED,
     CLOSED,
@@ -54,7 +53,6 @@ from sandbox.orders import (
     canceled_quantity,
     dec,
     money,
-    refresh,
     refundable_left,
     refunded_quantity,
 )
@@ -64,35 +62,6 @@ log = structlog.get_logger("sandbox")
 UNKNOWN_STATE = "WAITING_SCORING"  # a state our service has never heard of, for robustness tests
 MAX_TRACKING_LENGTH = 32  # La Redoute's limit (seller guide, 5.3)
 TIMED_STATES = frozenset({WAITING_ACCEPTANCE, WAITING_DEBIT_PAYMENT, SHIPPED, RECEIVED})
-
-
-@dataclass
-class StoredOrder:
-    """A raw order plus what the marketplace needs to move it on time."""
-
-    shop_id: int
-    raw: RawOrder
-    created: datetime
-    updated: datetime
-    state_since: datetime  # when the current order_state was entered (or was due)
-    corrupt: bool = False
-    refund_since: dict[str, datetime] = field(default_factory=dict)
-
-
-@dataclass(frozen=True)
-class OrderQuery:
-    """OR11's filters and page; None means "no filter"."""
-
-    order_ids: frozenset[str] | None = None
-    states: frozenset[str] | None = None
-    channels: frozenset[str] | None = None
-    start_date: datetime | None = None
-    end_date: datetime | None = None
-    start_update_date: datetime | None = None
-    end_update_date: datetime | None = None
-    max: int = 10
-    offset: int = 0
-    descending: bool = False
 
 
 @dataclass(frozen=True)
@@ -123,12 +92,9 @@ class Marketplace:
         self.shops = {shop.shop_id: shop for shop in config.shops}
         self._shops_by_key = {shop.api_key: shop for shop in config.shops}
         self._lock = threading.RLock()
-        self._orders: dict[str, StoredOrder] = {}
-        self._line_owner: dict[str, str] = {}
-        self._live: set[str] = set()
-        self._generator = OrderGenerator(config.seed, config.shipping_leadtime_days)
+        self._store = OrderStore(
+            self.shops, OrderGenerator(config.seed, config.shipping_leadtime_days))
         self._rng = random.Random(config.seed)
-        self._ids = itertools.count(1)
         self._calls: list[dict[str, Any]] = []
         self._demo_due = 0.0
         self._offers = OfferBook(config.shipping_leadtime_days)
@@ -146,31 +112,13 @@ class Marketplace:
         """OR11: the page of the shop's matching orders, by created date then order id."""
         with self._lock:
             self._progress()
-            found = [s for s in self._orders.values()
-                     if s.shop_id == shop.shop_id and self._matches(s, query)]
-            found.sort(key=lambda s: (s.created, s.raw["order_id"]), reverse=query.descending)
-            start = query.offset - 1 if duplicate_pages and query.offset > 0 else query.offset
-            page = found[start:start + query.max]
-            return [copy.deepcopy(s.raw) for s in page], len(found)
-
-    @staticmethod
-    def _matches(stored: StoredOrder, q: OrderQuery) -> bool:
-        raw = stored.raw
-        return not (
-            (q.order_ids is not None and raw["order_id"] not in q.order_ids)
-            or (q.states is not None and raw["order_state"] not in q.states)
-            or (q.channels is not None and raw["channel"]["code"] not in q.channels)
-            or (q.start_date is not None and stored.created < q.start_date)
-            or (q.end_date is not None and stored.created > q.end_date)
-            or (q.start_update_date is not None and stored.updated < q.start_update_date)
-            or (q.end_update_date is not None and stored.updated > q.end_update_date)
-        )
+            return self._store.list_orders(shop, query, duplicate_pages)
 
     def accept(self, shop: ShopConfig, order_id: str, decisions: list[tuple[str, bool]]) -> None:
         """OR21: every line accepted or refused at once; all refused means the order is REFUSED."""
         with self._lock:
             now = self._progress()
-            stored = self._shop_order(shop, order_id)
+            stored = self._store.shop_order(shop, order_id)
             raw = stored.raw
             if raw["order_state"] != WAITING_ACCEPTANCE:
                 raise invalid_state(raw, "accept or refuse its lines")
@@ -195,7 +143,7 @@ class Marketplace:
                 )
             raw["acceptance_decision_date"] = format_date(now)
             state = WAITING_DEBIT_PAYMENT if any(accepted.values()) else REFUSED
-            self._set_state(stored, state, now, now)
+            self._store.set_state(stored, state, now, now)
             log.info("sandbox_order_accepted" if state != REFUSED else "sandbox_order_refused",
                      order_id=order_id, accepted=sum(accepted.values()), lines=len(accepted))
 
@@ -212,7 +160,7 @@ class Marketplace:
         """OR23: a registered carrier by code (its URL template applies) or any carrier by name."""
         with self._lock:
             now = self._progress()
-            stored = self._shop_order(shop, order_id)
+            stored = self._store.shop_order(shop, order_id)
             raw = stored.raw
             if raw["order_state"] not in (SHIPPING, SHIPPED):
                 raise invalid_state(raw, "update its tracking")
@@ -244,7 +192,7 @@ class Marketplace:
                     raw[key] = value
                 else:
                     raw.pop(key, None)
-            self._touch(stored, now)
+            self._store.touch(stored, now)
             log.info("sandbox_tracking_updated", order_id=order_id,
                      carrier=raw["shipping_company"])
 
@@ -252,7 +200,7 @@ class Marketplace:
         """OR24: SHIPPING -> SHIPPED, for the order and each line still to ship."""
         with self._lock:
             now = self._progress()
-            stored = self._shop_order(shop, order_id)
+            stored = self._store.shop_order(shop, order_id)
             raw = stored.raw
             if raw["order_state"] != SHIPPING:
                 raise invalid_state(raw, "ship it")
@@ -260,7 +208,7 @@ class Marketplace:
                 if line["order_line_state"] == SHIPPING:
                     line["order_line_state"] = SHIPPED
                     line["shipped_date"] = format_date(now)
-            self._set_state(stored, SHIPPED, now, now)
+            self._store.set_state(stored, SHIPPED, now, now)
             log.info("sandbox_order_shipped", order_id=order_id)
 
     def refund(self, shop: ShopConfig, requests: list[RefundRequest]) -> dict[str, Any]:
@@ -274,7 +222,7 @@ class Marketplace:
                 if req.reason_code not in allowed:
                     raise MiraklError(400, f"{req.reason_code} is not a refund reason",
                                       "REASON_CODE_INVALID")
-                stored, line = self._shop_line(shop, req.order_line_id)
+                stored, line = self._store.shop_line(shop, req.order_line_id)
                 if line["order_line_state"] not in REFUNDABLE_LINE_STATES:
                     raise MiraklError(
                         400, f"Order line {req.order_line_id} is {line['order_line_state']}: "
@@ -306,8 +254,8 @@ class Marketplace:
             for stored, line, req in targets:
                 order_id = stored.raw["order_id"]
                 if order_id not in order_refund_ids:
-                    order_refund_ids[order_id] = f"ORF-{next(self._ids):06d}"
-                refund_id = f"RF-{next(self._ids):06d}"
+                    order_refund_ids[order_id] = self._store.next_id("ORF")
+                refund_id = self._store.next_id("RF")
                 commission = req.amount * Decimal("0.15")
                 commission_tax = commission * Decimal("0.20")
                 line["refunds"].append({
@@ -326,7 +274,7 @@ class Marketplace:
                     "commission_total_amount": money(commission + commission_tax),
                 })
                 stored.refund_since[refund_id] = now
-                self._touch(stored, now, [line])
+                self._store.touch(stored, now, [line])
                 answered.append({
                     "refund_id": refund_id,
                     "order_refund_id": order_refund_ids[order_id],
@@ -345,7 +293,7 @@ class Marketplace:
         """OR29: the whole order, while it can still be cancelled (accepted, paid, not shipped)."""
         with self._lock:
             now = self._progress()
-            stored = self._shop_order(shop, order_id)
+            stored = self._store.shop_order(shop, order_id)
             raw = stored.raw
             if not raw.get("can_cancel") or raw["order_state"] != SHIPPING:
                 raise invalid_state(raw, "cancel it")
@@ -357,7 +305,7 @@ class Marketplace:
                     dec(line["price"]), dec(line["shipping_price"]), WHOLE_ORDER_CANCEL_REASON,
                 ), now)
                 line["order_line_state"] = CANCELED
-            self._cancel_state(stored, "SHOP_CANCELED", now, now)
+            self._store.cancel_state(stored, "SHOP_CANCELED", now, now)
             log.info("sandbox_order_canceled", order_id=order_id, reason="SHOP_CANCELED")
 
     def cancel_lines(self, shop: ShopConfig, requests: list[CancelRequest]) -> dict[str, Any]:
@@ -371,7 +319,7 @@ class Marketplace:
                 if req.reason_code not in allowed:
                     raise MiraklError(400, f"{req.reason_code} is not a cancelation reason",
                                       "REASON_CODE_INVALID")
-                stored, line = self._shop_line(shop, req.order_line_id)
+                stored, line = self._store.shop_line(shop, req.order_line_id)
                 if stored.raw["order_state"] != SHIPPING or line["order_line_state"] != SHIPPING:
                     raise invalid_state(stored.raw, f"cancel order line {req.order_line_id}")
                 quantity, amount, shipping = asked.get(
@@ -392,7 +340,7 @@ class Marketplace:
                 cancelation = self._add_cancelation(line, req, now)
                 if canceled_quantity(line) >= line["quantity"]:
                     line["order_line_state"] = CANCELED
-                self._touch(stored, now, [line])
+                self._store.touch(stored, now, [line])
                 touched[stored.raw["order_id"]] = stored
                 answered.append({
                     "cancelation_id": cancelation["id"],
@@ -406,7 +354,7 @@ class Marketplace:
             for order_id, stored in touched.items():
                 if all(ln["order_line_state"] in (CANCELED, REFUSED)
                        for ln in stored.raw["order_lines"]):
-                    self._cancel_state(stored, "SHOP_CANCELED", now, now)
+                    self._store.cancel_state(stored, "SHOP_CANCELED", now, now)
                     log.info("sandbox_order_canceled", order_id=order_id, reason="SHOP_CANCELED")
             return {"order_tax_mode": "TAX_INCLUDED", "cancelations": answered}
 
@@ -415,7 +363,7 @@ class Marketplace:
     ) -> dict[str, Any]:
         commission = req.amount * Decimal("0.15")
         cancelation = {
-            "id": f"CX-{next(self._ids):06d}",
+            "id": self._store.next_id("CX"),
             "amount": money(req.amount),
             "shipping_amount": money(req.shipping_amount),
             "quantity": req.quantity,
@@ -499,53 +447,22 @@ class Marketplace:
         corrupt: str | None = None,
     ) -> list[str]:
         """New orders waiting for acceptance; without shop_id they are spread over the shops."""
-        if shop_id is not None and shop_id not in self.shops:
-            raise MiraklError(404, f"Shop {shop_id} does not exist", "SHOP_NOT_FOUND")
+        self._store.check_shop(shop_id)
         with self._lock:
             now = self._progress()
-            created = []
-            for _ in range(count):
-                shop = (self.shops[shop_id] if shop_id is not None
-                        else self._generator.rng.choice(list(self.shops.values())))
-                order_id = self._generator.order_id(shop)
-                while order_id in self._orders:
-                    order_id = self._generator.order_id(shop)
-                raw = self._generator.new_order(shop, order_id, now, lines, delivery)
-                stored = StoredOrder(shop.shop_id, raw, now, now, now)
-                self._corrupt(stored, corrupt)
-                self._orders[order_id] = stored
-                for line in raw["order_lines"]:
-                    self._line_owner[line["order_line_id"]] = order_id
-                self._track(stored)
-                created.append(order_id)
-            log.info("sandbox_orders_created", count=count, corrupt=corrupt)
-            return created
-
-    @staticmethod
-    def _corrupt(stored: StoredOrder, how: str | None) -> None:
-        """Orders a robust client must survive: no lines, a non-numeric price, a new state."""
-        raw = stored.raw
-        if how == "no_lines":
-            raw["order_lines"] = []
-            refresh(raw)
-        elif how == "bad_price":
-            line = raw["order_lines"][0]
-            line["price_unit"] = "29,99 EUR"
-            line["price"] = "29,99 EUR"
-            stored.corrupt = True  # totals can no longer be computed; leave them as they are
-        elif how == "unknown_state":
-            raw["order_state"] = UNKNOWN_STATE
+            return self._store.create(count, now, shop_id=shop_id, lines=lines,
+                                      delivery=delivery, corrupt=corrupt)
 
     def raw_order(self, order_id: str) -> RawOrder:
         with self._lock:
             self._progress()
-            return copy.deepcopy(self._any_order(order_id).raw)
+            return copy.deepcopy(self._store.any_order(order_id).raw)
 
     def settle_payment(self, order_id: str, validate: bool) -> RawOrder:
         """The customer's debit: validated -> SHIPPING, refused -> CANCELED (PAYMENT_REFUSED)."""
         with self._lock:
             now = self._progress()
-            stored = self._any_order(order_id)
+            stored = self._store.any_order(order_id)
             if stored.raw["order_state"] != WAITING_DEBIT_PAYMENT:
                 raise invalid_state(stored.raw, "settle its payment")
             self._settle(stored, validate, now, now)
@@ -554,7 +471,7 @@ class Marketplace:
     def receive(self, order_id: str) -> RawOrder:
         with self._lock:
             now = self._progress()
-            stored = self._any_order(order_id)
+            stored = self._store.any_order(order_id)
             if stored.raw["order_state"] != SHIPPED:
                 raise invalid_state(stored.raw, "mark it received")
             self._receive(stored, now, now)
@@ -564,7 +481,7 @@ class Marketplace:
         """The payout to the seller: SHIPPED or RECEIVED -> CLOSED."""
         with self._lock:
             now = self._progress()
-            stored = self._any_order(order_id)
+            stored = self._store.any_order(order_id)
             if stored.raw["order_state"] == SHIPPED:
                 self._receive(stored, now, now)
             if stored.raw["order_state"] != RECEIVED:
@@ -576,8 +493,8 @@ class Marketplace:
         """Any state string, lines untouched: for tests of states the client does not know."""
         with self._lock:
             now = self._progress()
-            stored = self._any_order(order_id)
-            self._set_state(stored, state, now, now)
+            stored = self._store.any_order(order_id)
+            self._store.set_state(stored, state, now, now)
             log.info("sandbox_state_forced", order_id=order_id, state=state)
             return copy.deepcopy(stored.raw)
 
@@ -585,7 +502,7 @@ class Marketplace:
         """Move a refund one step on (advance) or refuse it with La Redoute's reason."""
         with self._lock:
             now = self._progress()
-            stored, line, refund = self._find_refund(refund_id)
+            stored, line, refund = self._store.find_refund(refund_id)
             if refund["refund_state"] not in PENDING_REFUND_STATES:
                 raise MiraklError(400, f"Refund {refund_id} is {refund['refund_state']}",
                                   "REFUND_INVALID_STATE")
@@ -598,17 +515,9 @@ class Marketplace:
                 refund["refund_state"] = refund["state"] = REFUND_REFUSED
                 refund["refusal_reason"] = reason
                 stored.refund_since.pop(refund_id, None)
-                self._touch(stored, now, [line])
+                self._store.touch(stored, now, [line])
                 log.info("sandbox_refund_refused", refund_id=refund_id, reason=reason)
             return copy.deepcopy(refund)
-
-    def _find_refund(self, refund_id: str) -> tuple[StoredOrder, dict[str, Any], dict[str, Any]]:
-        for stored in self._orders.values():
-            for line in stored.raw["order_lines"]:
-                for refund in line.get("refunds", []):
-                    if refund["id"] == refund_id:
-                        return stored, line, refund
-        raise MiraklError(404, f"Refund {refund_id} not found", "REFUND_NOT_FOUND")
 
     # ------------------------------------------------------------------ control: clock, settings
 
@@ -668,12 +577,11 @@ class Marketplace:
     def _progress(self) -> datetime:
         """Apply every transition now due; returns the clock's now. Lock held."""
         now = self.clock.now()
-        for order_id in list(self._live):
-            stored = self._orders[order_id]
+        for stored in self._store.live():
             while self._step(stored, now):
                 pass
             self._step_refunds(stored, now)
-            self._track(stored)
+            self._store.track(stored)
         self._offers.progress(now, self.timings.offer_import_delay)
         return now
 
@@ -685,7 +593,7 @@ class Marketplace:
             if now >= due:
                 for line in stored.raw["order_lines"]:
                     line["order_line_state"] = CANCELED
-                self._cancel_state(stored, "ACCEPTANCE_DEADLINE_EXCEEDED", due, now)
+                self._store.cancel_state(stored, "ACCEPTANCE_DEADLINE_EXCEEDED", due, now)
                 log.info("sandbox_order_canceled", order_id=stored.raw["order_id"],
                          reason="ACCEPTANCE_DEADLINE_EXCEEDED")
                 return True
@@ -739,7 +647,7 @@ class Marketplace:
             refund["transaction_date"] = format_date(when)
             refund["transaction_number"] = f"TX-{refund['id']}"
             stored.refund_since.pop(refund["id"], None)
-        self._touch(stored, now, [line])
+        self._store.touch(stored, now, [line])
         log.info("sandbox_refund_advanced", refund_id=refund["id"], state=refund["refund_state"])
 
     def _settle(self, stored: StoredOrder, validate: bool, when: datetime, now: datetime) -> None:
@@ -751,12 +659,12 @@ class Marketplace:
             for line in accepted:
                 line["order_line_state"] = SHIPPING
                 line["debited_date"] = format_date(when)
-            self._set_state(stored, SHIPPING, when, now)
+            self._store.set_state(stored, SHIPPING, when, now)
             log.info("sandbox_payment_validated", order_id=raw["order_id"])
         else:
             for line in accepted:
                 line["order_line_state"] = CANCELED
-            self._cancel_state(stored, "PAYMENT_REFUSED", when, now)
+            self._store.cancel_state(stored, "PAYMENT_REFUSED", when, now)
             log.info("sandbox_payment_refused", order_id=raw["order_id"])
 
     def _receive(self, stored: StoredOrder, when: datetime, now: datetime) -> None:
@@ -764,67 +672,12 @@ class Marketplace:
             if line["order_line_state"] == SHIPPED:
                 line["order_line_state"] = RECEIVED
                 line["received_date"] = format_date(when)
-        self._set_state(stored, RECEIVED, when, now)
+        self._store.set_state(stored, RECEIVED, when, now)
         log.info("sandbox_order_received", order_id=stored.raw["order_id"])
 
     def _close(self, stored: StoredOrder, when: datetime, now: datetime) -> None:
         for line in stored.raw["order_lines"]:
             if line["order_line_state"] == RECEIVED:
                 line["order_line_state"] = CLOSED
-        self._set_state(stored, CLOSED, when, now)
+        self._store.set_state(stored, CLOSED, when, now)
         log.info("sandbox_order_closed", order_id=stored.raw["order_id"])
-
-    # ------------------------------------------------------------------ helpers (lock held)
-
-    def _cancel_state(self, stored: StoredOrder, reason: str, when: datetime,
-                      now: datetime) -> None:
-        stored.raw["order_state_reason_code"] = reason
-        stored.raw["order_state_reason_label"] = ORDER_CANCEL_REASONS[reason]
-        self._set_state(stored, CANCELED, when, now)
-
-    def _set_state(self, stored: StoredOrder, state: str, when: datetime, now: datetime) -> None:
-        stored.raw["order_state"] = state
-        stored.state_since = when
-        self._touch(stored, now)
-
-    def _touch(self, stored: StoredOrder, now: datetime,
-               lines: Iterable[dict[str, Any]] | None = None) -> None:
-        """Every change dates the order and its changed lines (all lines unless told)."""
-        stamp = format_date(now)
-        stored.raw["last_updated_date"] = stamp
-        stored.updated = now
-        for line in stored.raw["order_lines"] if lines is None else lines:
-            line["last_updated_date"] = stamp
-        if not stored.corrupt:
-            refresh(stored.raw)
-        self._track(stored)
-
-    def _track(self, stored: StoredOrder) -> None:
-        """Keep only orders with a timer running in the set the progression walks."""
-        order_id = stored.raw["order_id"]
-        if stored.raw["order_state"] in TIMED_STATES or stored.refund_since:
-            self._live.add(order_id)
-        else:
-            self._live.discard(order_id)
-
-    def _any_order(self, order_id: str) -> StoredOrder:
-        stored = self._orders.get(order_id)
-        if stored is None:
-            raise MiraklError(404, f"Order {order_id} not found", "ORDER_NOT_FOUND")
-        return stored
-
-    def _shop_order(self, shop: ShopConfig, order_id: str) -> StoredOrder:
-        """Another shop's order is as unknown as a missing one: a key sees only its shop."""
-        stored = self._orders.get(order_id)
-        if stored is None or stored.shop_id != shop.shop_id:
-            raise MiraklError(404, f"Order {order_id} not found", "ORDER_NOT_FOUND")
-        return stored
-
-    def _shop_line(self, shop: ShopConfig, line_id: str) -> tuple[StoredOrder, dict[str, Any]]:
-        order_id = self._line_owner.get(line_id)
-        stored = self._orders.get(order_id) if order_id else None
-        if stored is not None and stored.shop_id == shop.shop_id:
-            for line in stored.raw["order_lines"]:
-                if line["order_line_id"] == line_id:
-                    return stored, line
-        raise MiraklError(404, f"Order line {line_id} not found", "ORDER_LINE_NOT_FOUND")

@@ -20,8 +20,9 @@ from sandbox.catalog import CARRIERS, REASONS
 from sandbox.config import ShopConfig
 from sandbox.errors import MiraklError
 from sandbox.faults import DUPLICATE_PAGES_FLAG
-from sandbox.marketplace import CancelRequest, Marketplace, OrderQuery, RefundRequest
+from sandbox.marketplace import CancelRequest, Marketplace, RefundRequest
 from sandbox.offers import IMPORT_MODES, OfferQuery
+from sandbox.order_store import OrderQuery
 
 MAX_PAGE = 100
 
