@@ -46,13 +46,13 @@ def _worker(settings: Settings) -> int:
     from app.adapters.recorders import EVENTS_TABLE
     from app.application import open_service
     from app.projections import runners as projection_runners
-    from app.projections.runner import LogListener
+    from app.projections.listener import LogListener
 
     log = structlog.get_logger("oms")
     db = open_database(settings)
     service = open_service(settings)
     runners = projection_runners(
-        db, service, batch_size=settings.projection_batch_size,
+        db, batch_size=settings.projection_batch_size,
         poll_interval=settings.projection_poll_interval,
     )
 
@@ -192,19 +192,20 @@ def _offers(settings: Settings, args: argparse.Namespace) -> int:
 
 def _projections(settings: Settings, action: str, name: str | None, in_place: bool) -> int:
     from app.adapters.db import open_database
-    from app.application import open_service
     from app.projections import all_projections
-    from app.projections.runner import EventLog, PositionStore, ProjectionRunner, read_status, rebuild
+    from app.projections.log import EventLog
+    from app.projections.positions import PositionStore
+    from app.projections.rebuild import rebuild
+    from app.projections.runner import ProjectionRunner, read_status
 
     db = open_database(settings)
-    service = open_service(settings)
     try:
         projections = all_projections(db)
         if name is not None and name not in projections:
             print(f"no projection named {name!r}; known: {', '.join(projections)}", file=sys.stderr)
             return 2
         if action == "status":
-            positions, events = PositionStore(db), EventLog(service, db)
+            positions, events = PositionStore(db), EventLog(db)
             print(f"{'projection':<16} {'generation':>10} {'position':>10} {'head':>10} {'lag':>8}  state")
             for projection_name in projections:
                 positions.ensure(projection_name)
@@ -216,18 +217,17 @@ def _projections(settings: Settings, action: str, name: str | None, in_place: bo
             return 0
         assert name is not None
         if action == "resume":
-            ProjectionRunner(db, service, projections[name]).resume()
+            ProjectionRunner(db, projections[name]).resume()
             print(f"{name}: failure cleared; the runner retries the failing event")
             return 0
 
         def progress(position: int, head: int) -> None:
             print(f"\r{name}: {position}/{head}", end="", file=sys.stderr, flush=True)
 
-        st = rebuild(db, service, projections[name], in_place=in_place, progress=progress)
+        st = rebuild(db, projections[name], in_place=in_place, progress=progress)
         print(f"\n{name}: rebuilt, generation {st.generation} at position {st.position}")
         return 0
     finally:
-        service.close()
         db.close()
 
 

@@ -110,7 +110,7 @@ def _catch_up(db, service) -> float:
     from app.projections.runner import ProjectionRunner
 
     started = time.perf_counter()
-    ProjectionRunner(db, service, OffersProjection(db.dialect), batch_size=2000).catch_up()
+    ProjectionRunner(db, OffersProjection(db.dialect), batch_size=2000).catch_up()
     return time.perf_counter() - started
 
 

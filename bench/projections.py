@@ -35,7 +35,8 @@ from app.adapters.db import open_database  # noqa: E402
 from app.application import open_service  # noqa: E402
 from app.domain.order import Order  # noqa: E402
 from app.projections.order_tabs import OrderTabsProjection  # noqa: E402
-from app.projections.runner import ProjectionRunner, rebuild  # noqa: E402
+from app.projections.rebuild import rebuild  # noqa: E402
+from app.projections.runner import ProjectionRunner  # noqa: E402
 from bench.commands import (  # noqa: E402
     api_key_headers,
     fresh_database,
@@ -222,13 +223,13 @@ def main() -> None:
               f"{time.perf_counter() - started:.0f} s")
 
         projection = OrderTabsProjection(db.dialect)
-        runner = ProjectionRunner(db, service, projection, batch_size=5000)
+        runner = ProjectionRunner(db, projection, batch_size=5000)
         started = time.perf_counter()
         runner.catch_up()
         catch_up_seconds = time.perf_counter() - started
         scanned, scan_seconds = plain_scan(database_url)
         started = time.perf_counter()
-        rebuild(db, service, projection, batch_size=5000)
+        rebuild(db, projection, batch_size=5000)
         rebuild_seconds = time.perf_counter() - started
         scan_rate = scanned / scan_seconds
         print(f"{'plain psycopg scan':<34} {scanned:>8} rows    {scan_rate:>9.0f} rows/s")

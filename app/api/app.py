@@ -23,7 +23,7 @@ from app.application import Clock, OrderService, open_service, utc_now
 from app.config import Settings
 from app.projections import runners as projection_runners
 from app.projections.order_tabs import OrderTabsQueries
-from app.projections.runner import LogListener
+from app.projections.listener import LogListener
 
 
 def create_app(
@@ -38,7 +38,6 @@ def create_app(
     runners = (
         projection_runners(
             db,
-            service,
             batch_size=settings.projection_batch_size,
             poll_interval=settings.projection_poll_interval,
         )

@@ -16,7 +16,7 @@ from pydantic import BaseModel
 from app.api.auth import AUTH_PROBLEMS, requires
 from app.api.schemas import ActorPublic, Problem
 from app.domain.actor import EVENT_ENVELOPE
-from app.projections.runner import EventLog
+from app.projections.log import EventLog
 
 router = APIRouter(prefix="/v1", tags=["event stream"], responses=AUTH_PROBLEMS)
 
@@ -52,7 +52,7 @@ def event_stream(
     after: Annotated[int, Query(ge=0)] = 0,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
 ) -> EventPagePublic:
-    log = EventLog(request.app.state.service, request.app.state.db)
+    log = EventLog(request.app.state.db)
     items = []
     for event in log.after(after, limit):
         data = event.data

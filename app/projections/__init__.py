@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from app.adapters.db import PostgresDatabase, SQLiteDatabase
-from app.application import OrderService
 from app.projections.marketplace_actions import MarketplaceActionsProjection
 from app.projections.offers import OffersProjection
 from app.projections.order_tabs import OrderTabsProjection
@@ -21,12 +20,11 @@ def all_projections(db: SQLiteDatabase | PostgresDatabase) -> dict[str, Projecti
 
 def runners(
     db: SQLiteDatabase | PostgresDatabase,
-    service: OrderService,
     *,
     batch_size: int = 1000,
     poll_interval: float = 1.0,
 ) -> dict[str, ProjectionRunner]:
     return {
-        name: ProjectionRunner(db, service, p, batch_size=batch_size, poll_interval=poll_interval)
+        name: ProjectionRunner(db, p, batch_size=batch_size, poll_interval=poll_interval)
         for name, p in all_projections(db).items()
     }

@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from app.adapters.db import Transaction
-from app.projections.runner import ProjectedEvent
+from app.projections.log import ProjectedEvent
 
 NAME = "marketplace_actions"
 

@@ -13,8 +13,8 @@ from uuid import UUID
 
 from app.adapters.db import PostgresDatabase, SQLiteDatabase, Transaction
 from app.domain.actor import EVENT_ENVELOPE
+from app.projections.log import ProjectedEvent
 from app.projections.order_tabs import Codec
-from app.projections.runner import ProjectedEvent
 
 NAME = "offers"
 

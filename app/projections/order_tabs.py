@@ -19,7 +19,7 @@ from uuid import UUID
 
 from app.adapters.db import PostgresDatabase, SQLiteDatabase, Transaction
 from app.domain.order import ACCEPTANCE_WINDOW, TAB_OF_STATUS, OrderStatus
-from app.projections.runner import ProjectedEvent, unwrap
+from app.projections.log import ProjectedEvent, unwrap
 
 NAME = "order_tabs"
 TABS = ("new", "waiting_shipment", "sent", "canceled")

@@ -13,26 +13,21 @@ projections go on.
 
 from __future__ import annotations
 
-import queue
 import sqlite3
 import threading
 import time
 import zlib
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
-from decimal import Decimal
 from typing import Any, Protocol
-from uuid import UUID
 
-import orjson
 import psycopg
 import structlog
 from eventsourcing.persistence import PersistenceError
 
 from app.adapters.db import PostgresDatabase, SQLiteDatabase, Transaction
-from app.adapters.recorders import EVENTS_TABLE
-from app.application import OrderService
+from app.projections.log import EventLog, ProjectedEvent
+from app.projections.positions import PositionStore
 
 log = structlog.get_logger(__name__)
 
@@ -42,80 +37,6 @@ TRANSIENT_ERRORS: tuple[type[Exception], ...] = (
     sqlite3.OperationalError,
     psycopg.OperationalError,
 )
-
-
-class ProjectedEvent:
-    """One event of the log as a projection sees it.
-
-    `field(name)` decodes one top-level value on demand; `data` decodes the whole event.
-    Handlers that need a few fields of a frequent event stay cheap.
-    """
-
-    __slots__ = ("position", "originator_id", "version", "type", "aggregate", "_raw", "_state",
-                 "_transcoder", "_data")
-
-    def __init__(
-        self,
-        position: int,
-        originator_id: UUID,
-        version: int,
-        type: str,  # noqa: A002 - the event's type name
-        state: bytes,
-        transcoder: Any,
-        aggregate: str = "Order",
-    ) -> None:
-        self.position = position
-        self.originator_id = originator_id
-        self.version = version
-        self.type = type
-        # The aggregate class the event belongs to ("Order", "Offer").
-        self.aggregate = aggregate
-        self._state = state
-        self._raw: dict[str, Any] = orjson.loads(state)
-        self._transcoder = transcoder
-        self._data: dict[str, Any] | None = None
-
-    @property
-    def raw(self) -> dict[str, Any]:
-        """The event as stored: JSON, with the store's {"_type_", "_data_"} wrappers."""
-        return self._raw
-
-    @property
-    def data(self) -> dict[str, Any]:
-        if self._data is None:
-            self._data = self._transcoder.decode(self._state)
-        return self._data
-
-    def field(self, name: str) -> Any:
-        """One top-level value; nested values of lists and objects stay as stored (`unwrap`)."""
-        value = self._raw.get(name)
-        if isinstance(value, dict) and "_type_" in value:
-            try:
-                return unwrap(value)
-            except KeyError:
-                return self.data[name]
-        return value
-
-    @property
-    def timestamp(self) -> datetime:
-        return self.field("timestamp")
-
-
-def _aggregate_of(topic: str) -> str:
-    """'app.domain.order:Order.Imported' -> 'Order'."""
-    return topic.rpartition(":")[2].partition(".")[0]
-
-
-def unwrap(value: Any) -> Any:
-    """A stored scalar (Decimal, datetime) from the event store's JSON form."""
-    if isinstance(value, dict) and "_type_" in value:
-        kind = value["_type_"]
-        if kind == "datetime_iso":
-            return datetime.fromisoformat(value["_data_"])
-        if kind == "decimal_str":
-            return Decimal(value["_data_"])
-        raise KeyError(kind)
-    return value
 
 
 class Projection(Protocol):
@@ -156,140 +77,18 @@ class ProjectionStatus:
         return self.failed_position is None
 
 
-class EventLog:
-    """The store's notification log, decoded for projections.
-
-    With the service's database it reads the events table in one plain statement per batch
-    (tuples, no intermediate objects), which matters when a read model is rebuilt from
-    millions of events; without it, through the event store library.
-    """
-
-    def __init__(
-        self, service: OrderService, db: SQLiteDatabase | PostgresDatabase | None = None
-    ) -> None:
-        self.recorder = service.recorder
-        self.transcoder = service.mapper.transcoder
-        self.db = db
-        if db is not None:
-            key = "notification_id" if db.dialect == "postgres" else "rowid"
-            self._select = (
-                f"SELECT {key}, originator_id, originator_version, topic, state"
-                f" FROM {EVENTS_TABLE} WHERE {key} > %s ORDER BY {key} LIMIT %s"
-            )
-
-    def after(self, position: int, limit: int) -> list[ProjectedEvent]:
-        transcoder = self.transcoder
-        if self.db is not None:
-            return [
-                ProjectedEvent(
-                    row[0],
-                    row[1] if isinstance(row[1], UUID) else UUID(row[1]),
-                    row[2],
-                    row[3].rsplit(".", 1)[-1],
-                    bytes(row[4]),
-                    transcoder,
-                    _aggregate_of(row[3]),
-                )
-                for row in self.db.execute(self._select, (position, limit))
-            ]
-        notifications = self.recorder.select_notifications(
-            start=position, limit=limit, inclusive_of_start=False
-        )
-        return [
-            ProjectedEvent(
-                n.id,
-                n.originator_id if isinstance(n.originator_id, UUID) else UUID(str(n.originator_id)),
-                n.originator_version,
-                n.topic.rsplit(".", 1)[-1],
-                n.state,
-                transcoder,
-                _aggregate_of(n.topic),
-            )
-            for n in notifications
-        ]
-
-    def batches(self, position: int, limit: int) -> Iterator[list[ProjectedEvent]]:
-        """Successive batches after `position`, the next one read while the last is applied."""
-        ahead: queue.Queue[list[ProjectedEvent] | BaseException | None] = queue.Queue(maxsize=2)
-        stop = threading.Event()
-
-        def read() -> None:
-            cursor = position
-            try:
-                while not stop.is_set():
-                    batch = self.after(cursor, limit)
-                    if not batch:
-                        break
-                    ahead.put(batch)
-                    cursor = batch[-1].position
-            except BaseException as exc:  # noqa: BLE001 - handed over to the consumer
-                ahead.put(exc)
-                return
-            ahead.put(None)
-
-        reader = threading.Thread(target=read, name="event-log-reader", daemon=True)
-        reader.start()
-        try:
-            while (item := ahead.get()) is not None:
-                if isinstance(item, BaseException):
-                    raise item
-                yield item
-        finally:
-            stop.set()
-            while reader.is_alive():
-                try:
-                    ahead.get_nowait()
-                except queue.Empty:
-                    reader.join(0.05)
-
-    def head(self) -> int:
-        return self.recorder.max_notification_id() or 0
-
-    def next_position(self, position: int) -> int:
-        """The position of the event after `position`, without decoding it."""
-        following = self.recorder.select_notifications(
-            start=position, limit=1, inclusive_of_start=False
-        )
-        return following[0].id if following else position + 1
-
-
-class PositionStore:
-    """The projection_positions table."""
-
-    def __init__(self, db: SQLiteDatabase | PostgresDatabase) -> None:
-        self.db = db
-        self._for_update = " FOR UPDATE" if db.dialect == "postgres" else ""
-
-    def ensure(self, name: str) -> None:
-        self.db.execute(
-            "INSERT INTO projection_positions (name) VALUES (%s) ON CONFLICT (name) DO NOTHING",
-            (name,),
-        )
-
-    def lock(self, tx: Transaction, name: str) -> tuple[int, int, int | None]:
-        """(generation, position, failed_position), the row locked until the transaction ends."""
-        rows = tx.execute(
-            "SELECT generation, position, failed_position FROM projection_positions"
-            " WHERE name = %s" + self._for_update,
-            (name,),
-        )
-        if not rows:
-            raise LookupError(f"no projection named {name!r}")
-        generation, position, failed = rows[0]
-        return int(generation), int(position), failed
-
-    def read(self, name: str) -> tuple[Any, ...]:
-        rows = self.db.execute(
-            "SELECT generation, position, failed_position, error, rebuild_generation,"
-            " rebuild_position FROM projection_positions WHERE name = %s",
-            (name,),
-        )
-        if not rows:
-            raise LookupError(f"no projection named {name!r}")
-        return rows[0]
-
-    def now(self) -> str:
-        return "now()" if self.db.dialect == "postgres" else "strftime('%Y-%m-%dT%H:%M:%fZ', 'now')"
+def read_status(positions: PositionStore, events: EventLog, name: str) -> ProjectionStatus:
+    generation, position, failed, error, rebuild_generation, rebuild_position = positions.read(name)
+    return ProjectionStatus(
+        name=name,
+        generation=int(generation),
+        position=int(position),
+        head=events.head(),
+        failed_position=failed,
+        error=error,
+        rebuild_generation=rebuild_generation,
+        rebuild_position=rebuild_position,
+    )
 
 
 class ProjectionRunner:
@@ -298,14 +97,13 @@ class ProjectionRunner:
     def __init__(
         self,
         db: SQLiteDatabase | PostgresDatabase,
-        service: OrderService,
         projection: Projection,
         *,
         batch_size: int = 1000,
         poll_interval: float = 1.0,
     ) -> None:
         self.db = db
-        self.log = EventLog(service, db)
+        self.log = EventLog(db)
         self.projection = projection
         self.name = projection.name
         self.positions = PositionStore(db)
@@ -339,7 +137,7 @@ class ProjectionRunner:
                     if current != int(position) or failed is not None:
                         continue
                     self.projection.apply(tx, generation, events)
-                    self._advance(tx, events[-1].position)
+                    self.positions.advance(tx, self.name, events[-1].position)
                     return len(events)
         except (ProjectionFailed, *TRANSIENT_ERRORS):
             raise
@@ -347,13 +145,6 @@ class ProjectionRunner:
             if limit == 1:
                 raise
             return self._apply_one_by_one(limit)
-
-    def _advance(self, tx: Transaction, position: int) -> None:
-        tx.execute(
-            f"UPDATE projection_positions SET position = %s, updated_at = {self.positions.now()}"
-            " WHERE name = %s",
-            (position, self.name),
-        )
 
     def _apply_one_by_one(self, limit: int) -> int:
         applied = 0
@@ -373,11 +164,7 @@ class ProjectionRunner:
         _, position, _ = self.positions.read(self.name)[:3]
         failed_position = self.log.next_position(int(position))
         error = f"{type(exc).__name__}: {exc}"[:2000]
-        self.db.execute(
-            "UPDATE projection_positions SET failed_position = %s, error = %s,"
-            f" updated_at = {self.positions.now()} WHERE name = %s",
-            (failed_position, error, self.name),
-        )
+        self.positions.record_failure(self.name, failed_position, error)
         log.error("projection_failed", projection=self.name, position=failed_position, error=error)
         raise ProjectionFailed(self.name, failed_position, error)
 
@@ -397,10 +184,7 @@ class ProjectionRunner:
 
     def resume(self) -> None:
         """Clear a recorded failure so that the runner tries the failing event again."""
-        self.db.execute(
-            "UPDATE projection_positions SET failed_position = NULL, error = NULL WHERE name = %s",
-            (self.name,),
-        )
+        self.positions.clear_failure(self.name)
         self.wake()
 
     def wake(self) -> None:
@@ -482,146 +266,3 @@ class _Leadership:
         if self.conn is not None:
             self.conn.close()
             self.conn = None
-
-
-def read_status(positions: PositionStore, events: EventLog, name: str) -> ProjectionStatus:
-    generation, position, failed, error, rebuild_generation, rebuild_position = positions.read(name)
-    return ProjectionStatus(
-        name=name,
-        generation=int(generation),
-        position=int(position),
-        head=events.head(),
-        failed_position=failed,
-        error=error,
-        rebuild_generation=rebuild_generation,
-        rebuild_position=rebuild_position,
-    )
-
-
-class LogListener:
-    """Wakes runners as soon as events are written: PostgreSQL LISTEN, or in-process saves."""
-
-    def __init__(self, db: SQLiteDatabase | PostgresDatabase, channel: str, wake: Callable[[], None]) -> None:
-        self.db = db
-        self.channel = channel
-        self.wake = wake
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
-
-    def start(self) -> None:
-        if not isinstance(self.db, PostgresDatabase):
-            return
-        self._thread = threading.Thread(target=self._listen, name="log-listener", daemon=True)
-        self._thread.start()
-
-    def stop(self) -> None:
-        self._stop.set()
-        if self._thread is not None:
-            self._thread.join(5)
-
-    def _listen(self) -> None:
-        assert isinstance(self.db, PostgresDatabase)
-        while not self._stop.is_set():
-            try:
-                with psycopg.connect(self.db.pool.conninfo, autocommit=True) as conn:
-                    conn.execute(f'LISTEN "{self.channel}"')
-                    while not self._stop.is_set():
-                        for _ in conn.notifies(timeout=0.1, stop_after=1):
-                            self.wake()
-            except Exception as exc:  # noqa: BLE001 - reconnect; runners also poll on a timer
-                log.warning("log_listener_reconnecting", error=type(exc).__name__)
-                self._stop.wait(1)
-
-
-# From this many events on, a rebuild lets the database fill the model in one statement.
-BULK_REBUILD_FROM = 20_000
-
-
-def rebuild(
-    db: SQLiteDatabase | PostgresDatabase,
-    service: OrderService,
-    projection: Projection,
-    *,
-    in_place: bool = False,
-    batch_size: int = 5000,
-    progress: Callable[[int, int], None] | None = None,
-    bulk: bool | None = None,
-) -> ProjectionStatus:
-    """Rebuild a read model from the first event.
-
-    A projection that can fill a generation in one set-based statement (`bulk_fill`) does so
-    for long logs (or when `bulk` is true); the events after that are applied in batches.
-
-    By default the next generation is filled beside the active one, which keeps serving;
-    the switch happens in one transaction holding the projection's row lock, after applying
-    the last events, so readers go from the complete old model to the complete new one.
-    With `in_place`, the active rows are deleted and the position reset in one transaction;
-    the runner then refills them (readers see a partial model meanwhile).
-    """
-    positions = PositionStore(db)
-    positions.ensure(projection.name)
-    events = EventLog(service, db)
-    name = projection.name
-    if in_place:
-        with db.transaction() as tx:
-            generation, _, _ = positions.lock(tx, name)
-            projection.clear(tx, generation)
-            tx.execute(
-                "UPDATE projection_positions SET position = 0, failed_position = NULL,"
-                " error = NULL WHERE name = %s",
-                (name,),
-            )
-        runner = ProjectionRunner(db, service, projection, batch_size=batch_size)
-        runner.catch_up()
-        return read_status(positions, events, name)
-
-    with db.transaction() as tx:
-        generation, _, _ = positions.lock(tx, name)
-        target = generation + 1
-        projection.clear(tx, target)
-        tx.execute(
-            "UPDATE projection_positions SET rebuild_generation = %s, rebuild_position = 0"
-            " WHERE name = %s",
-            (target, name),
-        )
-    position = 0
-    head = events.head()
-    log.info("projection_rebuild_started", projection=name, generation=target, head=head)
-    bulk_fill = getattr(projection, "bulk_fill", None)
-    if bulk is None:
-        bulk = head >= BULK_REBUILD_FROM
-    if bulk and bulk_fill is not None:
-        with db.transaction() as tx:
-            if bulk_fill(tx, target, head):
-                position = head
-                tx.execute(
-                    "UPDATE projection_positions SET rebuild_position = %s WHERE name = %s",
-                    (position, name),
-                )
-    # Catch up beside the live model, without holding its lock.
-    for batch in events.batches(position, batch_size):
-        with db.transaction() as tx:
-            projection.apply(tx, target, batch)
-            position = batch[-1].position
-            tx.execute(
-                "UPDATE projection_positions SET rebuild_position = %s WHERE name = %s",
-                (position, name),
-            )
-        if progress is not None:
-            progress(position, head)
-    # Switch: under the row lock no live batch runs, so nothing is missed between the two.
-    with db.transaction() as tx:
-        old_generation, _, _ = positions.lock(tx, name)
-        while batch := events.after(position, batch_size):
-            projection.apply(tx, target, batch)
-            position = batch[-1].position
-        tx.execute(
-            "UPDATE projection_positions SET generation = %s, position = %s,"
-            " failed_position = NULL, error = NULL, rebuild_generation = NULL,"
-            f" rebuild_position = NULL, updated_at = {positions.now()} WHERE name = %s",
-            (target, position, name),
-        )
-    with db.transaction() as tx:
-        projection.clear(tx, old_generation)
-    log.info("projection_rebuilt", projection=name, generation=target, position=position)
-    return read_status(positions, events, name)

@@ -73,8 +73,7 @@ class Harness:
         assert sync is not None
         self.sync = sync
         self.sync.delivery.backoff_base = 0.0
-        self.outbox = ProjectionRunner(self.db, self.service,
-                                       MarketplaceActionsProjection(self.db.dialect))
+        self.outbox = ProjectionRunner(self.db, MarketplaceActionsProjection(self.db.dialect))
         self.control = httpx.Client(base_url=sandbox_url + "/control", timeout=10)
 
     def close(self) -> None:

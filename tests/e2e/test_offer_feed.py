@@ -56,8 +56,7 @@ class Offers:
         self.market = market
         self.catalog = OfferCatalog(market.service, market.db)
         self.queries = OfferQueries(market.db)
-        self.projection = ProjectionRunner(market.db, market.service,
-                                           OffersProjection(market.db.dialect))
+        self.projection = ProjectionRunner(market.db, OffersProjection(market.db.dialect))
         self.feed: OfferFeed = market.sync.feeds[CHANNEL]
         self.clock = Clock(datetime(2026, 6, 10, 9, 0, tzinfo=PARIS))
         self.feed.clock = self.clock

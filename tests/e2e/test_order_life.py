@@ -300,7 +300,7 @@ def test_auto_accept_refuses_the_lines_whose_offer_has_no_stock(
         for sku, quantity in ((out, 0), (kept, 4), (gone, 0)):
             catalog.put("laredoute", sku, {"ean": "4006381333931", "price": "10.00",
                                            "quantity": quantity, "delivery_fee": "4.90"})
-        ProjectionRunner(auto.db, auto.service, OffersProjection(auto.db.dialect)).catch_up()
+        ProjectionRunner(auto.db, OffersProjection(auto.db.dialect)).catch_up()
         auto.import_round()
         auto.deliver_until_settled()
 

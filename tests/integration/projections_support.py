@@ -19,7 +19,9 @@ from uuid import UUID
 from app.adapters.db import PostgresDatabase, SQLiteDatabase, Transaction, open_database
 from app.application import OrderService
 from app.projections.order_tabs import OrderTabsProjection
-from app.projections.runner import ProjectedEvent, ProjectionRunner, rebuild
+from app.projections.log import ProjectedEvent
+from app.projections.rebuild import rebuild
+from app.projections.runner import ProjectionRunner
 from tests.support import order_fields
 
 Database = SQLiteDatabase | PostgresDatabase
@@ -67,11 +69,9 @@ def head(service: OrderService) -> int:
     return service.recorder.max_notification_id() or 0
 
 
-def rebuilt_rows(
-    db: Database, service: OrderService, *, batch_size: int = 5000
-) -> list[tuple[Any, ...]]:
+def rebuilt_rows(db: Database, *, batch_size: int = 5000) -> list[tuple[Any, ...]]:
     """Rebuild the order tabs from zero in the next generation and dump it."""
-    rebuild(db, service, OrderTabsProjection(db.dialect), batch_size=batch_size)
+    rebuild(db, OrderTabsProjection(db.dialect), batch_size=batch_size)
     return order_tabs_rows(db)
 
 
@@ -313,7 +313,7 @@ def _stalling_worker(database_url: str, stall_on: int, batch_size: int) -> None:
     settings = Settings(DATABASE_URL=database_url, environment="test")
     db = open_database(settings)
     service = open_service(settings)
-    runner = ProjectionRunner(db, service, StallingOrderTabs(db.dialect, stall_on),
+    runner = ProjectionRunner(db, StallingOrderTabs(db.dialect, stall_on),
                               batch_size=batch_size)
     runner.catch_up()
     print("caught up", flush=True)

@@ -349,7 +349,7 @@ def test_thousands_of_rows_cross_the_batch_boundaries(
 
 
 def project(db: Database, service: OrderService) -> None:
-    ProjectionRunner(db, service, OffersProjection(db.dialect)).catch_up()
+    ProjectionRunner(db, OffersProjection(db.dialect)).catch_up()
 
 
 def test_the_read_model_matches_the_offers(

@@ -518,7 +518,7 @@ def picky_app(
     create_applied_table(app.state.db)
     picky = RecordingProjection("picky", fail_at=3)
     app.state.runners["picky"] = ProjectionRunner(
-        app.state.db, app.state.service, picky, batch_size=10, poll_interval=0.05
+        app.state.db, picky, batch_size=10, poll_interval=0.05
     )
     yield app, picky
 

@@ -20,7 +20,8 @@ from app.application import OrderService, open_service
 from app.config import Settings
 from app.domain.order import TAB_OF_STATUS
 from app.projections.order_tabs import OrderFilters, OrderTabsProjection, OrderTabsQueries, cents
-from app.projections.runner import EventLog, ProjectionFailed, ProjectionRunner, rebuild
+from app.projections.rebuild import rebuild
+from app.projections.runner import ProjectionFailed, ProjectionRunner
 from tests.integration.projections_support import (
     CrashingOrderTabs,
     Database,
@@ -40,12 +41,16 @@ from tests.support import FakeClock, order_fields
 REPO_ROOT = Path(__file__).resolve().parents[2]
 
 
-def order_tabs_runner(db: Database, service: OrderService, batch_size: int) -> ProjectionRunner:
-    return ProjectionRunner(db, service, OrderTabsProjection(db.dialect), batch_size=batch_size)
+def order_tabs_runner(db: Database, batch_size: int) -> ProjectionRunner:
+    return ProjectionRunner(db, OrderTabsProjection(db.dialect), batch_size=batch_size)
 
 
 def log_positions(service: OrderService) -> list[int]:
-    return [event.position for event in EventLog(service).after(0, 1_000_000)]
+    """The log's positions as the event store library reads them."""
+    notifications = service.recorder.select_notifications(
+        start=0, limit=1_000_000, inclusive_of_start=False
+    )
+    return [notification.id for notification in notifications]
 
 
 # ---------------------------------------------------------------- catch-up and incremental
@@ -56,20 +61,20 @@ def test_catching_up_from_zero_gives_the_rows_that_processing_each_write_at_once
 ) -> None:
     """The same log gives the same order tabs, row for row, whether applied event by event as
     written or from zero in batches of any size."""
-    live = order_tabs_runner(db, service, batch_size=2)
+    live = order_tabs_runner(db, batch_size=2)
     write_varied_history(service, after_each_write=live.catch_up)
     incremental = order_tabs_rows(db)
     assert position_row(db)["position"] == head(service)
     assert len(incremental) == 17
 
     for batch_size in (1, 7, 1000):
-        status = rebuild(db, service, OrderTabsProjection(db.dialect), in_place=True,
+        status = rebuild(db, OrderTabsProjection(db.dialect), in_place=True,
                          batch_size=batch_size)
         assert status.generation == 1 and status.position == head(service)
         assert order_tabs_rows(db) == incremental, f"in place, batches of {batch_size}"
-    assert rebuilt_rows(db, service, batch_size=5) == incremental
+    assert rebuilt_rows(db, batch_size=5) == incremental
     # The set-based fill of a long log (PostgreSQL; SQLite falls back to batches) agrees too.
-    rebuild(db, service, OrderTabsProjection(db.dialect), bulk=True)
+    rebuild(db, OrderTabsProjection(db.dialect), bulk=True)
     assert order_tabs_rows(db) == incremental, "bulk fill"
 
 
@@ -78,7 +83,7 @@ def test_the_order_tabs_agree_with_the_orders_themselves(
 ) -> None:
     """Each row has its order's status, tab, totals, refunds, tracking and version."""
     history = write_varied_history(service)
-    order_tabs_runner(db, service, batch_size=10).catch_up()
+    order_tabs_runner(db, batch_size=10).catch_up()
     queries = OrderTabsQueries(db)
     rows = {}
     cursor = None
@@ -122,18 +127,18 @@ def test_a_runner_that_crashes_mid_batch_leaves_nothing_of_that_batch_and_a_new_
     """The crashed batch is rolled back whole; a fresh runner ends with a fresh rebuild's rows."""
     write_varied_history(service)
     import_many(service, 60)
-    crashing = ProjectionRunner(db, service, CrashingOrderTabs(db.dialect, crash_on=3),
+    crashing = ProjectionRunner(db, CrashingOrderTabs(db.dialect, crash_on=3),
                                 batch_size=20)
     with pytest.raises(SimulatedCrash):
         crashing.catch_up()
     assert position_row(db)["position"] == 40
     assert max(row[-1] for row in order_tabs_rows(db)) <= 40
 
-    applied = order_tabs_runner(db, service, batch_size=20).catch_up()
+    applied = order_tabs_runner(db, batch_size=20).catch_up()
     assert applied == head(service) - 40
     after_restart = order_tabs_rows(db)
     assert position_row(db)["position"] == head(service)
-    assert rebuilt_rows(db, service) == after_restart
+    assert rebuilt_rows(db) == after_restart
 
 
 def test_a_runner_process_killed_mid_batch_is_taken_over_without_loss_or_repeat(
@@ -166,8 +171,8 @@ def test_a_runner_process_killed_mid_batch_is_taken_over_without_loss_or_repeat(
     assert position_row(db)["position"] == 50
     assert max(row[-1] for row in order_tabs_rows(db)) <= 50
 
-    assert order_tabs_runner(db, service, batch_size=25).catch_up() == head(service) - 50
-    assert rebuilt_rows(db, service) == order_tabs_rows(db)
+    assert order_tabs_runner(db, batch_size=25).catch_up() == head(service) - 50
+    assert rebuilt_rows(db) == order_tabs_rows(db)
 
 
 # ---------------------------------------------------------------- two runners
@@ -182,7 +187,7 @@ def test_two_runners_at_once_apply_every_event_exactly_once(
     import_many(service, 2000)
     stores = [(open_database(settings), open_service(settings, clock=clock)) for _ in "AB"]
     runners = [
-        ProjectionRunner(store_db, store_service, RecordingProjection("once", runner=label),
+        ProjectionRunner(store_db, RecordingProjection("once", runner=label),
                          batch_size=50)
         for (store_db, store_service), label in zip(stores, "AB", strict=True)
     ]
@@ -229,7 +234,7 @@ def test_two_started_runners_keep_one_model_with_each_event_applied_once(
     create_applied_table(db)
     stores = [(open_database(settings), open_service(settings, clock=clock)) for _ in "AB"]
     runners = [
-        ProjectionRunner(store_db, store_service, RecordingProjection("followed", runner=label),
+        ProjectionRunner(store_db, RecordingProjection("followed", runner=label),
                          batch_size=30, poll_interval=0.02)
         for (store_db, store_service), label in zip(stores, "AB", strict=True)
     ]
@@ -258,8 +263,8 @@ def test_a_failing_handler_stops_its_projection_only_and_resume_continues_it(
     create_applied_table(db)
     write_varied_history(service)
     picky = RecordingProjection("picky", fail_at=37)
-    picky_runner = ProjectionRunner(db, service, picky, batch_size=20)
-    tabs_runner = order_tabs_runner(db, service, batch_size=20)
+    picky_runner = ProjectionRunner(db, picky, batch_size=20)
+    tabs_runner = order_tabs_runner(db, batch_size=20)
 
     with pytest.raises(ProjectionFailed) as failed:
         picky_runner.catch_up()
@@ -294,7 +299,7 @@ def test_a_failing_first_event_of_a_batch_applies_nothing_and_names_that_event(
     """When the very next event fails, the position stays and the failure names that event."""
     create_applied_table(db)
     import_many(service, 30)
-    runner = ProjectionRunner(db, service, RecordingProjection("picky", fail_at=21),
+    runner = ProjectionRunner(db, RecordingProjection("picky", fail_at=21),
                               batch_size=10)
     with pytest.raises(ProjectionFailed):
         runner.catch_up()
@@ -313,9 +318,9 @@ def test_the_bulk_rebuild_folds_search_text_as_the_runner_does(
             f"LR-CASE-{index}", customer={"firstname": firstname, "lastname": lastname,
                                           "email": "client@example.fr"},
         ))
-    order_tabs_runner(db, service, batch_size=3).catch_up()
+    order_tabs_runner(db, batch_size=3).catch_up()
     incremental = order_tabs_rows(db)
-    rebuild(db, service, OrderTabsProjection(db.dialect), bulk=True)
+    rebuild(db, OrderTabsProjection(db.dialect), bulk=True)
     assert order_tabs_rows(db) == incremental
     searches = [row[0] for row in db.execute("SELECT search FROM order_tabs ORDER BY search")]
     assert any("élodie ørsted" in text for text in searches)

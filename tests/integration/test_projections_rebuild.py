@@ -15,7 +15,9 @@ from app.application import OrderService
 from app.config import Settings
 from app.domain.order import order_id_for
 from app.projections.order_tabs import OrderTabsProjection, OrderTabsQueries
-from app.projections.runner import EventLog, ProjectionFailed, ProjectionRunner, rebuild
+from app.projections.log import EventLog
+from app.projections.rebuild import rebuild
+from app.projections.runner import ProjectionFailed, ProjectionRunner
 from tests.integration.projections_support import (
     Database,
     SimulatedCrash,
@@ -37,7 +39,7 @@ REPO_ROOT = Path(__file__).resolve().parents[2]
 def live(db: Database, service: OrderService) -> ProjectionRunner:
     """The order tabs, caught up with a varied history."""
     write_varied_history(service)
-    runner = ProjectionRunner(db, service, OrderTabsProjection(db.dialect), batch_size=50)
+    runner = ProjectionRunner(db, OrderTabsProjection(db.dialect), batch_size=50)
     runner.catch_up()
     return runner
 
@@ -55,9 +57,9 @@ class BrokenOrderTabs(OrderTabsProjection):
         super().apply(tx, generation, events)
 
 
-def fail_order_tabs_at(db: Database, service: OrderService, position: int) -> None:
+def fail_order_tabs_at(db: Database, position: int) -> None:
     """Run a broken order tabs runner until it records its failure."""
-    runner = ProjectionRunner(db, service, BrokenOrderTabs(db.dialect, position), batch_size=10)
+    runner = ProjectionRunner(db, BrokenOrderTabs(db.dialect, position), batch_size=10)
     with pytest.raises(ProjectionFailed):
         runner.catch_up()
     assert position_row(db)["failed_position"] == position
@@ -83,7 +85,7 @@ def test_rebuilding_beside_the_live_model_serves_the_old_generation_until_the_sw
         assert OrderTabsQueries(db).counts() == counts_before
         seen.append((position, len(generation_rows(db, 2))))
 
-    status = rebuild(db, service, OrderTabsProjection(db.dialect), batch_size=10,
+    status = rebuild(db, OrderTabsProjection(db.dialect), batch_size=10,
                      progress=progress)
 
     assert len(seen) > 3 and seen[0][1] < len(before)
@@ -110,7 +112,7 @@ def test_writes_during_a_rebuild_are_in_the_new_generation_after_the_switch(
             live.catch_up()
             assert position_row(db)["generation"] == 1
 
-    rebuild(db, service, OrderTabsProjection(db.dialect), batch_size=10, progress=progress)
+    rebuild(db, OrderTabsProjection(db.dialect), batch_size=10, progress=progress)
     state = position_row(db)
     assert (state["generation"], state["position"]) == (2, head(service))
     statuses = {row[2]: row[3] for row in order_tabs_rows(db)}
@@ -122,7 +124,7 @@ def test_writes_during_a_rebuild_are_in_the_new_generation_after_the_switch(
     assert {row[2]: row[3] for row in order_tabs_rows(db)}["LR-TUNIC-LATE"] == "REFUSED"
     assert generations(db) == [2]
     switched = order_tabs_rows(db)
-    assert rebuilt_rows(db, service, batch_size=7) == switched
+    assert rebuilt_rows(db, batch_size=7) == switched
 
 
 def test_writes_landing_just_before_the_switch_are_in_the_new_generation(
@@ -153,7 +155,7 @@ def test_writes_landing_just_before_the_switch_are_in_the_new_generation(
         return events
 
     monkeypatch.setattr(EventLog, "after", after)
-    status = rebuild(db, service, OrderTabsProjection(db.dialect), batch_size=5)
+    status = rebuild(db, OrderTabsProjection(db.dialect), batch_size=5)
     monkeypatch.undo()
 
     assert arrived[1] - arrived[0] == 8 + 2 * (3 + 4)
@@ -163,7 +165,7 @@ def test_writes_landing_just_before_the_switch_are_in_the_new_generation(
     assert rows["LR-TUNIC-011"][10] == 2999 + 1500
     assert {rows[f"LR-LATE-{n:05d}"][3] for n in range(8)} == {"ACCEPTED"}
     assert live.catch_up() == 0
-    assert rebuilt_rows(db, service) == order_tabs_rows(db)
+    assert rebuilt_rows(db) == order_tabs_rows(db)
 
 
 def test_a_rebuild_that_died_half_way_leaves_the_live_model_and_the_next_one_starts_over(
@@ -176,14 +178,14 @@ def test_a_rebuild_that_died_half_way_leaves_the_live_model_and_the_next_one_sta
         raise SimulatedCrash(f"killed at {position}")
 
     with pytest.raises(SimulatedCrash):
-        rebuild(db, service, OrderTabsProjection(db.dialect), batch_size=10, progress=crash)
+        rebuild(db, OrderTabsProjection(db.dialect), batch_size=10, progress=crash)
     state = position_row(db)
     assert (state["generation"], state["rebuild_generation"]) == (1, 2)
     assert state["rebuild_position"] == 10
     assert order_tabs_rows(db) == before
     assert live.catch_up() == 0
 
-    status = rebuild(db, service, OrderTabsProjection(db.dialect), batch_size=10)
+    status = rebuild(db, OrderTabsProjection(db.dialect), batch_size=10)
     assert (status.generation, status.rebuild_generation) == (2, None)
     assert order_tabs_rows(db) == before
     assert generations(db) == [2]
@@ -194,8 +196,8 @@ def test_a_rebuild_clears_a_recorded_failure(
 ) -> None:
     """The fixed projection, rebuilt, has no failure left and is at the head."""
     import_many(service, 30)
-    fail_order_tabs_at(db, service, head(service) - 5)
-    status = rebuild(db, service, OrderTabsProjection(db.dialect), batch_size=10)
+    fail_order_tabs_at(db, head(service) - 5)
+    status = rebuild(db, OrderTabsProjection(db.dialect), batch_size=10)
     assert status.healthy and status.error is None and status.lag == 0
     assert live.catch_up() == 0
     assert len(order_tabs_rows(db)) == 17 + 30
@@ -215,9 +217,9 @@ def test_rebuilding_in_place_refills_the_active_generation_from_zero(
     )
     db.execute("DELETE FROM order_tabs WHERE marketplace_order_id = %s", ("LR-TUNIC-002",))
     import_many(service, 12)
-    fail_order_tabs_at(db, service, head(service) - 3)
+    fail_order_tabs_at(db, head(service) - 3)
 
-    status = rebuild(db, service, OrderTabsProjection(db.dialect), in_place=True, batch_size=10)
+    status = rebuild(db, OrderTabsProjection(db.dialect), in_place=True, batch_size=10)
 
     assert (status.generation, status.position, status.failed_position) == (1, head(service), None)
     assert generations(db) == [1]
@@ -253,7 +255,7 @@ def test_oms_projections_status_shows_a_failure_and_resume_clears_it(
 ) -> None:
     """status names the failed position and error, and resume clears them so the runner goes on."""
     write_varied_history(service)
-    fail_order_tabs_at(db, service, 23)
+    fail_order_tabs_at(db, 23)
 
     shown = oms(settings, "projections", "status")
     assert shown.returncode == 0, shown.stderr
@@ -269,7 +271,7 @@ def test_oms_projections_status_shows_a_failure_and_resume_clears_it(
     assert "order_tabs: failure cleared" in resumed.stdout
     assert position_row(db)["failed_position"] is None
 
-    runner = ProjectionRunner(db, service, OrderTabsProjection(db.dialect), batch_size=10)
+    runner = ProjectionRunner(db, OrderTabsProjection(db.dialect), batch_size=10)
     assert runner.catch_up() == total - 22
     shown = oms(settings, "projections", "status")
     assert status_line(shown.stdout) == ["order_tabs", "1", str(total), str(total), "0", "ok"]
