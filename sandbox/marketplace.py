@@ -20,11 +20,10 @@ from urllib.parse import quote
 
 import structlog
 
+from sandbox import refunds
 from sandbox.catalog import (
     CANCELATION,
     CARRIERS_BY_CODE,
-    REFUND,
-    REFUND_REFUSAL_REASONS,
     WHOLE_ORDER_CANCEL_REASON,
     reason_codes,
 )
@@ -37,40 +36,24 @@ from sandbox.order_store import OrderQuery, OrderStore, StoredOrder
 from sandbox.orders import (
     CANCELED,
     CLOSED,
-    PENDING_REFUND_STATES,
     RECEIVED,
-    REFUND_REFUSED,
-    REFUNDABLE_LINE_STATES,
-    REFUNDED,
     REFUSED,
     SHIPPED,
     SHIPPING,
     WAITING_ACCEPTANCE,
     WAITING_DEBIT_PAYMENT,
-    WAITING_REFUND,
-    WAITING_REFUND_PAYMENT,
     RawOrder,
     canceled_quantity,
     dec,
     money,
-    refundable_left,
-    refunded_quantity,
 )
+from sandbox.refunds import RefundRequest
 
 log = structlog.get_logger("sandbox")
 
 UNKNOWN_STATE = "WAITING_SCORING"  # a state our service has never heard of, for robustness tests
 MAX_TRACKING_LENGTH = 32  # La Redoute's limit (seller guide, 5.3)
 TIMED_STATES = frozenset({WAITING_ACCEPTANCE, WAITING_DEBIT_PAYMENT, SHIPPED, RECEIVED})
-
-
-@dataclass(frozen=True)
-class RefundRequest:
-    order_line_id: str
-    amount: Decimal
-    shipping_amount: Decimal
-    reason_code: str
-    quantity: int | None = None
 
 
 @dataclass(frozen=True)
@@ -215,79 +198,7 @@ class Marketplace:
         """OR28: all refunds or none; never more than what is left to refund on a line."""
         with self._lock:
             now = self._progress()
-            allowed = reason_codes(REFUND)
-            asked: dict[str, tuple[Decimal, Decimal, int]] = {}
-            targets = []
-            for req in requests:
-                if req.reason_code not in allowed:
-                    raise MiraklError(400, f"{req.reason_code} is not a refund reason",
-                                      "REASON_CODE_INVALID")
-                stored, line = self._store.shop_line(shop, req.order_line_id)
-                if line["order_line_state"] not in REFUNDABLE_LINE_STATES:
-                    raise MiraklError(
-                        400, f"Order line {req.order_line_id} is {line['order_line_state']}: "
-                        "only shipped, received or closed lines can be refunded",
-                        "ORDER_INVALID_STATE")
-                if req.amount + req.shipping_amount <= 0:
-                    raise MiraklError(400, "A refund must be of a positive amount",
-                                      "VALIDATION_ERROR")
-                amount, shipping, quantity = asked.get(
-                    req.order_line_id, (Decimal(0), Decimal(0), 0))
-                amount, shipping, quantity = (amount + req.amount, shipping + req.shipping_amount,
-                                              quantity + (req.quantity or 0))
-                asked[req.order_line_id] = (amount, shipping, quantity)
-                price_left, shipping_left = refundable_left(line)
-                if amount > price_left or shipping > shipping_left:
-                    raise MiraklError(
-                        400, f"Refund above what is left to refund on order line "
-                        f"{req.order_line_id}: {money(price_left)} EUR of price and "
-                        f"{money(shipping_left)} EUR of shipping", "REFUND_AMOUNT_TOO_HIGH")
-                quantity_left = (line["quantity"] - canceled_quantity(line)
-                                 - refunded_quantity(line))
-                if quantity > quantity_left:
-                    raise MiraklError(400, f"Refund of more items than left on order line "
-                                      f"{req.order_line_id} ({quantity_left})",
-                                      "REFUND_QUANTITY_TOO_HIGH")
-                targets.append((stored, line, req))
-            order_refund_ids: dict[str, str] = {}
-            answered = []
-            for stored, line, req in targets:
-                order_id = stored.raw["order_id"]
-                if order_id not in order_refund_ids:
-                    order_refund_ids[order_id] = self._store.next_id("ORF")
-                refund_id = self._store.next_id("RF")
-                commission = req.amount * Decimal("0.15")
-                commission_tax = commission * Decimal("0.20")
-                line["refunds"].append({
-                    "id": refund_id,
-                    "order_refund_id": order_refund_ids[order_id],
-                    "amount": money(req.amount),
-                    "shipping_amount": money(req.shipping_amount),
-                    "quantity": req.quantity or 0,
-                    "reason_code": req.reason_code,
-                    "refund_state": WAITING_REFUND,
-                    "state": WAITING_REFUND,
-                    "created_date": format_date(now),
-                    "commission_amount": money(commission),
-                    "commission_tax_amount": money(commission_tax),
-                    "commission_taxes": [],
-                    "commission_total_amount": money(commission + commission_tax),
-                })
-                stored.refund_since[refund_id] = now
-                self._store.touch(stored, now, [line])
-                answered.append({
-                    "refund_id": refund_id,
-                    "order_refund_id": order_refund_ids[order_id],
-                    "order_line_id": line["order_line_id"],
-                    "amount": money(req.amount),
-                    "shipping_amount": money(req.shipping_amount),
-                    "quantity": req.quantity or 0,
-                    "reason_code": req.reason_code,
-                    "currency_iso_code": "EUR",
-                })
-                log.info("sandbox_refund_requested", order_id=order_id, refund_id=refund_id,
-                         amount=str(req.amount), shipping_amount=str(req.shipping_amount))
-            return {"order_tax_mode": "TAX_INCLUDED", "refunds": answered}
+            return refunds.request_refunds(self._store, shop, requests, now)
 
     def cancel_order(self, shop: ShopConfig, order_id: str) -> None:
         """OR29: the whole order, while it can still be cancelled (accepted, paid, not shipped)."""
@@ -502,22 +413,7 @@ class Marketplace:
         """Move a refund one step on (advance) or refuse it with La Redoute's reason."""
         with self._lock:
             now = self._progress()
-            stored, line, refund = self._store.find_refund(refund_id)
-            if refund["refund_state"] not in PENDING_REFUND_STATES:
-                raise MiraklError(400, f"Refund {refund_id} is {refund['refund_state']}",
-                                  "REFUND_INVALID_STATE")
-            if action == "advance":
-                self._advance_refund(stored, line, refund, now, now)
-            else:
-                reason = reason or "AMOUNT_ABOVE_ORDER_AMOUNT"
-                if reason not in REFUND_REFUSAL_REASONS:
-                    raise MiraklError(400, f"Unknown refusal reason {reason}", "VALIDATION_ERROR")
-                refund["refund_state"] = refund["state"] = REFUND_REFUSED
-                refund["refusal_reason"] = reason
-                stored.refund_since.pop(refund_id, None)
-                self._store.touch(stored, now, [line])
-                log.info("sandbox_refund_refused", refund_id=refund_id, reason=reason)
-            return copy.deepcopy(refund)
+            return refunds.refund_action(self._store, refund_id, action, reason, now)
 
     # ------------------------------------------------------------------ control: clock, settings
 
@@ -580,7 +476,7 @@ class Marketplace:
         for stored in self._store.live():
             while self._step(stored, now):
                 pass
-            self._step_refunds(stored, now)
+            refunds.step_refunds(self._store, stored, self.timings.refund_delay, now)
             self._store.track(stored)
         self._offers.progress(now, self.timings.offer_import_delay)
         return now
@@ -624,31 +520,6 @@ class Marketplace:
         rng = (random.Random(f"{self.config.seed}:{stored.raw['order_id']}")
                if self.config.seed is not None else self._rng)
         return rng.random() < rate
-
-    def _step_refunds(self, stored: StoredOrder, now: datetime) -> None:
-        delay = self.timings.refund_delay
-        if delay is None or not stored.refund_since:
-            return
-        for line in stored.raw["order_lines"]:
-            for refund in line["refunds"]:
-                while refund["refund_state"] in PENDING_REFUND_STATES:
-                    due = stored.refund_since[refund["id"]] + timedelta(seconds=delay)
-                    if now < due:
-                        break
-                    self._advance_refund(stored, line, refund, due, now)
-
-    def _advance_refund(self, stored: StoredOrder, line: dict[str, Any],
-                        refund: dict[str, Any], when: datetime, now: datetime) -> None:
-        if refund["refund_state"] == WAITING_REFUND:
-            refund["refund_state"] = refund["state"] = WAITING_REFUND_PAYMENT
-            stored.refund_since[refund["id"]] = when
-        else:
-            refund["refund_state"] = refund["state"] = REFUNDED
-            refund["transaction_date"] = format_date(when)
-            refund["transaction_number"] = f"TX-{refund['id']}"
-            stored.refund_since.pop(refund["id"], None)
-        self._store.touch(stored, now, [line])
-        log.info("sandbox_refund_advanced", refund_id=refund["id"], state=refund["refund_state"])
 
     def _settle(self, stored: StoredOrder, validate: bool, when: datetime, now: datetime) -> None:
         raw = stored.raw
