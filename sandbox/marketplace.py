@@ -12,40 +12,29 @@ import copy
 import random
 import threading
 from collections.abc import Iterable
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from datetime import datetime, timedelta
-from decimal import Decimal
 from typing import Any
-from urllib.parse import quote
 
 import structlog
 
-from sandbox import refunds
-from sandbox.catalog import (
-    CANCELATION,
-    CARRIERS_BY_CODE,
-    WHOLE_ORDER_CANCEL_REASON,
-    reason_codes,
-)
+from sandbox import order_actions, refunds
 from sandbox.clock import SandboxClock, format_date
 from sandbox.config import SandboxConfig, ShopConfig, Timings
-from sandbox.errors import MiraklError, invalid_state
+from sandbox.errors import invalid_state
 from sandbox.generator import Delivery, OrderGenerator
 from sandbox.offers import OfferBook, OfferQuery
+from sandbox.order_actions import CancelRequest
 from sandbox.order_store import OrderQuery, OrderStore, StoredOrder
 from sandbox.orders import (
     CANCELED,
     CLOSED,
     RECEIVED,
-    REFUSED,
     SHIPPED,
     SHIPPING,
     WAITING_ACCEPTANCE,
     WAITING_DEBIT_PAYMENT,
     RawOrder,
-    canceled_quantity,
-    dec,
-    money,
 )
 from sandbox.refunds import RefundRequest
 
@@ -54,15 +43,6 @@ log = structlog.get_logger("sandbox")
 UNKNOWN_STATE = "WAITING_SCORING"  # a state our service has never heard of, for robustness tests
 MAX_TRACKING_LENGTH = 32  # La Redoute's limit (seller guide, 5.3)
 TIMED_STATES = frozenset({WAITING_ACCEPTANCE, WAITING_DEBIT_PAYMENT, SHIPPED, RECEIVED})
-
-
-@dataclass(frozen=True)
-class CancelRequest:
-    order_line_id: str
-    quantity: int
-    amount: Decimal
-    shipping_amount: Decimal
-    reason_code: str
 
 
 class Marketplace:
@@ -101,34 +81,7 @@ class Marketplace:
         """OR21: every line accepted or refused at once; all refused means the order is REFUSED."""
         with self._lock:
             now = self._progress()
-            stored = self._store.shop_order(shop, order_id)
-            raw = stored.raw
-            if raw["order_state"] != WAITING_ACCEPTANCE:
-                raise invalid_state(raw, "accept or refuse its lines")
-            seen: set[str] = set()
-            for line_id, _ in decisions:
-                if line_id in seen:
-                    raise MiraklError(400, f"Order line {line_id} is given twice",
-                                      "ORDER_LINE_DUPLICATE_ID")
-                seen.add(line_id)
-            known = {line["order_line_id"] for line in raw["order_lines"]}
-            for line_id in seen - known:
-                raise MiraklError(400, f"Order line {line_id} does not belong to order {order_id}",
-                                  "ORDER_LINE_NOT_FOUND")
-            missing = sorted(known - seen)
-            if missing:
-                raise MiraklError(400, "No acceptance decision for order lines "
-                                  + ", ".join(missing), "ORDER_LINE_ACCEPTANCE_DECISION_MISSING")
-            accepted = dict(decisions)
-            for line in raw["order_lines"]:
-                line["order_line_state"] = (
-                    WAITING_DEBIT_PAYMENT if accepted[line["order_line_id"]] else REFUSED
-                )
-            raw["acceptance_decision_date"] = format_date(now)
-            state = WAITING_DEBIT_PAYMENT if any(accepted.values()) else REFUSED
-            self._store.set_state(stored, state, now, now)
-            log.info("sandbox_order_accepted" if state != REFUSED else "sandbox_order_refused",
-                     order_id=order_id, accepted=sum(accepted.values()), lines=len(accepted))
+            order_actions.accept(self._store, shop, order_id, decisions, now)
 
     def update_tracking(
         self,
@@ -143,56 +96,16 @@ class Marketplace:
         """OR23: a registered carrier by code (its URL template applies) or any carrier by name."""
         with self._lock:
             now = self._progress()
-            stored = self._store.shop_order(shop, order_id)
-            raw = stored.raw
-            if raw["order_state"] not in (SHIPPING, SHIPPED):
-                raise invalid_state(raw, "update its tracking")
-            if tracking_number and len(tracking_number) > MAX_TRACKING_LENGTH:
-                raise MiraklError(400, f"Tracking number longer than {MAX_TRACKING_LENGTH} "
-                                  "characters", "VALIDATION_ERROR")
-            if carrier_url and not carrier_url.startswith(("http://", "https://")):
-                raise MiraklError(400, "carrier_url must start with http:// or https://",
-                                  "VALIDATION_ERROR")
-            if carrier_code:
-                if carrier_code not in CARRIERS_BY_CODE:
-                    raise MiraklError(400, f"Unknown carrier code {carrier_code}",
-                                      "CARRIER_NOT_FOUND")
-                label, template = CARRIERS_BY_CODE[carrier_code]
-                raw["shipping_carrier_code"] = carrier_code
-                raw["shipping_company"] = label
-                url = (template.replace("{trackingId}", quote(tracking_number, safe=""))
-                       if tracking_number else None)
-            elif carrier_name:
-                raw.pop("shipping_carrier_code", None)
-                raw["shipping_company"] = carrier_name
-                url = carrier_url
-            else:
-                raise MiraklError(400, "carrier_code or carrier_name is required",
-                                  "VALIDATION_ERROR")
-            for key, value in (("shipping_tracking", tracking_number),
-                               ("shipping_tracking_url", url)):
-                if value:
-                    raw[key] = value
-                else:
-                    raw.pop(key, None)
-            self._store.touch(stored, now)
-            log.info("sandbox_tracking_updated", order_id=order_id,
-                     carrier=raw["shipping_company"])
+            order_actions.update_tracking(
+                self._store, shop, order_id, now, carrier_code=carrier_code,
+                carrier_name=carrier_name, carrier_url=carrier_url,
+                tracking_number=tracking_number)
 
     def ship(self, shop: ShopConfig, order_id: str) -> None:
         """OR24: SHIPPING -> SHIPPED, for the order and each line still to ship."""
         with self._lock:
             now = self._progress()
-            stored = self._store.shop_order(shop, order_id)
-            raw = stored.raw
-            if raw["order_state"] != SHIPPING:
-                raise invalid_state(raw, "ship it")
-            for line in raw["order_lines"]:
-                if line["order_line_state"] == SHIPPING:
-                    line["order_line_state"] = SHIPPED
-                    line["shipped_date"] = format_date(now)
-            self._store.set_state(stored, SHIPPED, now, now)
-            log.info("sandbox_order_shipped", order_id=order_id)
+            order_actions.ship(self._store, shop, order_id, now)
 
     def refund(self, shop: ShopConfig, requests: list[RefundRequest]) -> dict[str, Any]:
         """OR28: all refunds or none; never more than what is left to refund on a line."""
@@ -204,90 +117,13 @@ class Marketplace:
         """OR29: the whole order, while it can still be cancelled (accepted, paid, not shipped)."""
         with self._lock:
             now = self._progress()
-            stored = self._store.shop_order(shop, order_id)
-            raw = stored.raw
-            if not raw.get("can_cancel") or raw["order_state"] != SHIPPING:
-                raise invalid_state(raw, "cancel it")
-            for line in raw["order_lines"]:
-                if line["order_line_state"] in (CANCELED, REFUSED):
-                    continue
-                self._add_cancelation(line, CancelRequest(
-                    line["order_line_id"], line["quantity"] - canceled_quantity(line),
-                    dec(line["price"]), dec(line["shipping_price"]), WHOLE_ORDER_CANCEL_REASON,
-                ), now)
-                line["order_line_state"] = CANCELED
-            self._store.cancel_state(stored, "SHOP_CANCELED", now, now)
-            log.info("sandbox_order_canceled", order_id=order_id, reason="SHOP_CANCELED")
+            order_actions.cancel_order(self._store, shop, order_id, now)
 
     def cancel_lines(self, shop: ShopConfig, requests: list[CancelRequest]) -> dict[str, Any]:
         """OR30: cancel quantities on lines; an order left with nothing is CANCELED."""
         with self._lock:
             now = self._progress()
-            allowed = reason_codes(CANCELATION)
-            asked: dict[str, tuple[int, Decimal, Decimal]] = {}
-            targets = []
-            for req in requests:
-                if req.reason_code not in allowed:
-                    raise MiraklError(400, f"{req.reason_code} is not a cancelation reason",
-                                      "REASON_CODE_INVALID")
-                stored, line = self._store.shop_line(shop, req.order_line_id)
-                if stored.raw["order_state"] != SHIPPING or line["order_line_state"] != SHIPPING:
-                    raise invalid_state(stored.raw, f"cancel order line {req.order_line_id}")
-                quantity, amount, shipping = asked.get(
-                    req.order_line_id, (0, Decimal(0), Decimal(0)))
-                quantity, amount, shipping = (quantity + req.quantity, amount + req.amount,
-                                              shipping + req.shipping_amount)
-                asked[req.order_line_id] = (quantity, amount, shipping)
-                if quantity > line["quantity"] - canceled_quantity(line):
-                    raise MiraklError(400, f"Cancelation of more items than left on order line "
-                                      f"{req.order_line_id}", "CANCELATION_QUANTITY_TOO_HIGH")
-                if amount > dec(line["price"]) or shipping > dec(line["shipping_price"]):
-                    raise MiraklError(400, f"Cancelation above the amount left on order line "
-                                      f"{req.order_line_id}", "CANCELATION_AMOUNT_TOO_HIGH")
-                targets.append((stored, line, req))
-            answered = []
-            touched: dict[str, StoredOrder] = {}
-            for stored, line, req in targets:
-                cancelation = self._add_cancelation(line, req, now)
-                if canceled_quantity(line) >= line["quantity"]:
-                    line["order_line_state"] = CANCELED
-                self._store.touch(stored, now, [line])
-                touched[stored.raw["order_id"]] = stored
-                answered.append({
-                    "cancelation_id": cancelation["id"],
-                    "order_line_id": line["order_line_id"],
-                    "amount": cancelation["amount"],
-                    "shipping_amount": cancelation["shipping_amount"],
-                    "quantity": cancelation["quantity"],
-                    "reason_code": cancelation["reason_code"],
-                    "currency_iso_code": "EUR",
-                })
-            for order_id, stored in touched.items():
-                if all(ln["order_line_state"] in (CANCELED, REFUSED)
-                       for ln in stored.raw["order_lines"]):
-                    self._store.cancel_state(stored, "SHOP_CANCELED", now, now)
-                    log.info("sandbox_order_canceled", order_id=order_id, reason="SHOP_CANCELED")
-            return {"order_tax_mode": "TAX_INCLUDED", "cancelations": answered}
-
-    def _add_cancelation(
-        self, line: dict[str, Any], req: CancelRequest, now: datetime
-    ) -> dict[str, Any]:
-        commission = req.amount * Decimal("0.15")
-        cancelation = {
-            "id": self._store.next_id("CX"),
-            "amount": money(req.amount),
-            "shipping_amount": money(req.shipping_amount),
-            "quantity": req.quantity,
-            "reason_code": req.reason_code,
-            "created_date": format_date(now),
-            "commission_amount": money(commission),
-            "commission_taxes": [],
-            "commission_total_amount": money(commission * Decimal("1.20")),
-        }
-        line["cancelations"].append(cancelation)
-        line["price"] = money(dec(line["price"]) - req.amount)
-        line["shipping_price"] = money(dec(line["shipping_price"]) - req.shipping_amount)
-        return cancelation
+            return order_actions.cancel_lines(self._store, shop, requests, now)
 
     # ------------------------------------------------------------------ seller API: offers
 

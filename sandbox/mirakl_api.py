@@ -20,8 +20,9 @@ from sandbox.catalog import CARRIERS, REASONS
 from sandbox.config import ShopConfig
 from sandbox.errors import MiraklError
 from sandbox.faults import DUPLICATE_PAGES_FLAG
-from sandbox.marketplace import CancelRequest, Marketplace
+from sandbox.marketplace import Marketplace
 from sandbox.offers import IMPORT_MODES, OfferQuery
+from sandbox.order_actions import CancelRequest
 from sandbox.order_store import OrderQuery
 from sandbox.refunds import RefundRequest
 
