@@ -1,80 +1,50 @@
-"""The sync's periodic jobs for the configured channels, ready to run in any process.
-
-One import job per channel (`import:<channel>`), one offer feed job per channel
-(`offers:<channel>`) and one delivery job (`deliver`); each runs
-under its lease, so with several processes on one PostgreSQL store each job still runs in
-one place at a time.
+"""The composition root: the one place that builds the service's parts and plugs the adapters
+into the use cases. The HTTP app (`app.api.app`) and the command line (`app.cli`) start here.
 """
 
 from __future__ import annotations
 
 import time
-import uuid
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Callable
 
 import httpx
 
-from app.adapters.db import PostgresDatabase, SQLiteDatabase
+from app.adapters.db import Database
 from app.adapters.jobs import JobLeases, JobScheduler, PeriodicJob
-from app.adapters.laredoute.actions import ActionDelivery
-from app.adapters.laredoute.client import MiraklClient
-from app.adapters.laredoute.offer_feed import FEED_INTERVAL, FeedRound, OfferFeed
-from app.adapters.laredoute.sync import OrderImporter
-from app.adapters.laredoute.sync_store import SyncStore
-from app.application import OrderService
+from app.adapters.laredoute.marketplace import LaRedouteMarketplace
+from app.adapters.offer_feed_store import OfferFeedStore
+from app.adapters.offer_store import OfferSourceStore
+from app.adapters.recorders import persistence_env
+from app.adapters.sync_store import SyncStore
+from app.application.action_delivery import ActionDelivery
+from app.application.event_store import Clock, EventStore, utc_now
+from app.application.offer_feed import FEED_INTERVAL, OfferFeed
+from app.application.offers import OfferService
+from app.application.order_import import OrderImporter
+from app.application.orders import OrderService
+from app.application.sync import Sync, as_worker
 from app.config import Settings
-from app.domain.actor import Actor, acting_as
-from app.offers import OfferCatalog
+from app.projections.offers import OfferQueries
 
 
-@dataclass
-class Sync:
-    scheduler: JobScheduler
-    importers: dict[str, OrderImporter]
-    delivery: ActionDelivery
-    clients: dict[str, MiraklClient]
-    store: SyncStore
-    feeds: dict[str, OfferFeed] = field(default_factory=dict)
-
-    def start(self) -> None:
-        self.scheduler.start()
-
-    def stop(self) -> None:
-        self.scheduler.stop()
-        for client in self.clients.values():
-            client.close()
-
-    def wake_delivery(self) -> None:
-        self.scheduler.jobs["deliver"].wake()
-
-    def import_now(self, channel: str) -> None:
-        self.scheduler.jobs[f"import:{channel}"].wake()
-
-    def send_offers_now(self, channel: str) -> FeedRound:
-        """The channel's pending offers sent now, whatever the hour (KeyError if the channel
-        is not configured)."""
-        return self.feeds[channel].send_now()
-
-    def send_operation(self, channel: str, skus: Sequence[str], name: str) -> str:
-        """These offers sent now for a special operation; the import id (its batch id)."""
-        return self.feeds[channel].send_operation(skus, name)
+def open_event_store(settings: Settings) -> EventStore:
+    """The event store on the database `settings` names (its tables made by `oms migrate`)."""
+    return EventStore(env=persistence_env(settings))
 
 
-def as_worker(job: str, run: Callable[[Callable[[], None]], object]) -> Callable[[Callable[[], None]], object]:
-    """The job's rounds record the sync worker as the actor of their events, each round
-    under a correlation id of its own."""
+def open_service(settings: Settings, *, clock: Clock = utc_now) -> OrderService:
+    """The orders service over a new event store."""
+    return OrderService(open_event_store(settings), clock=clock)
 
-    def round_as_worker(heartbeat: Callable[[], None]) -> object:
-        with acting_as(Actor(f"sync:{job}", "worker"), f"{job}:{uuid.uuid4().hex[:12]}"):
-            return run(heartbeat)
 
-    return round_as_worker
+def offer_service(store: EventStore, db: Database) -> OfferService:
+    """The offers service over the same event store as the orders."""
+    return OfferService(store, OfferSourceStore(db))
 
 
 def build_sync(
     settings: Settings,
-    db: SQLiteDatabase | PostgresDatabase,
+    db: Database,
     service: OrderService,
     *,
     clock: Callable[[], float] = time.time,
@@ -84,14 +54,16 @@ def build_sync(
     if not channels:
         return None
     store = SyncStore(db)
-    timeout = httpx.Timeout(settings.marketplace_timeout, connect=min(3.0, settings.marketplace_timeout))
-    clients = {
-        ch.name: MiraklClient(ch.base_url, ch.api_key, ch.shop_id, timeout=timeout)
+    timeout = httpx.Timeout(settings.marketplace_timeout,
+                            connect=min(3.0, settings.marketplace_timeout))
+    marketplaces = {
+        ch.name: LaRedouteMarketplace(ch.name, ch.base_url, ch.api_key, ch.shop_id,
+                                      timeout=timeout)
         for ch in channels
     }
     importers = {
         ch.name: OrderImporter(
-            service, store, clients[ch.name], ch.name,
+            service, store, marketplaces[ch.name],
             auto_accept=ch.auto_accept,
             overlap=settings.import_overlap,
             page_size=settings.import_page_size,
@@ -100,19 +72,23 @@ def build_sync(
         for ch in channels
     }
     delivery = ActionDelivery(
-        service, store, clients, clock=clock,
+        service, store, marketplaces, clock=clock,
         expiry_seconds=settings.action_expiry_hours * 3600,
     )
     jobs = [
-        PeriodicJob(f"import:{name}", settings.import_interval, as_worker(f"import:{name}", importer.run))
+        PeriodicJob(f"import:{name}", settings.import_interval,
+                    as_worker(f"import:{name}", importer.run))
         for name, importer in importers.items()
     ]
-    jobs.append(PeriodicJob("deliver", settings.action_interval, as_worker("deliver", delivery.run)))
+    jobs.append(PeriodicJob("deliver", settings.action_interval,
+                            as_worker("deliver", delivery.run)))
     leases = JobLeases(db, clock=clock)
-    catalog = OfferCatalog(service, db)
+    offers = offer_service(service.store, db)
+    feed_store = OfferFeedStore(db)
+    queries = OfferQueries(db)
     feeds = {
         ch.name: OfferFeed(
-            ch.name, clients[ch.name], db, catalog,
+            ch.name, marketplaces[ch.name], feed_store, offers, queries,
             hours=settings.offer_feed_hours,
             timezone=settings.offer_feed_timezone,
             clock=clock,
@@ -125,7 +101,7 @@ def build_sync(
         for feed in feeds.values()
     )
     scheduler = JobScheduler(leases, jobs)
-    return Sync(scheduler, importers, delivery, clients, store, feeds)
+    return Sync(scheduler, importers, delivery, dict(marketplaces), store, feeds)
 
 
-__all__ = ["Sync", "build_sync"]
+__all__ = ["build_sync", "offer_service", "open_event_store", "open_service"]

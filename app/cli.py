@@ -42,9 +42,8 @@ def _worker(settings: Settings) -> int:
     import threading
 
     from app.adapters.db import open_database
-    from app.adapters.laredoute.worker import build_sync
     from app.adapters.recorders import EVENTS_TABLE
-    from app.application import open_service
+    from app.bootstrap import build_sync, open_service
     from app.projections import runners as projection_runners
     from app.projections.listener import LogListener
 
@@ -60,7 +59,7 @@ def _worker(settings: Settings) -> int:
         for runner in runners.values():
             runner.wake()
 
-    service.on_saved(wake_all)
+    service.store.on_saved(wake_all)
     listener = LogListener(db, EVENTS_TABLE, wake_all)
     sync = build_sync(settings, db, service)
     stop = threading.Event()
@@ -165,10 +164,9 @@ def _offers(settings: Settings, args: argparse.Namespace) -> int:
     from pathlib import Path
 
     from app.adapters.db import open_database
-    from app.application import open_service
+    from app.adapters.offer_source import SourceError, read_source
+    from app.bootstrap import offer_service, open_service
     from app.domain.actor import Actor, acting_as
-    from app.offer_source import SourceError, read_source
-    from app.offers import OfferCatalog
 
     path = Path(args.file)
     kind = "application/json" if (args.format or path.suffix.lstrip(".")) == "json" else "text/csv"
@@ -181,7 +179,7 @@ def _offers(settings: Settings, args: argparse.Namespace) -> int:
     service = open_service(settings)
     try:
         with acting_as(Actor("cli:offers-import", "operator"), f"import:{path.name}"):
-            result = OfferCatalog(service, db).upsert_many(args.channel, rows, full=args.full)
+            result = offer_service(service.store, db).upsert_many(args.channel, rows, full=args.full)
     finally:
         service.close()
         db.close()

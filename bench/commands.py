@@ -9,7 +9,9 @@
    marketplace's, done through the application layer and not timed).
 3. In the same run and server, sends as many requests to the baseline route that does one
    plain INSERT into the same database.
-Prints commands/s and p50/p99 latency for both, and their ratio.
+Prints commands/s and p50/p99 latency for both, and their ratio. The orders are created half
+an hour before the run, so that every accept is within its 72 hours. Exits non-zero, saying
+why, when an order is not imported or a request gets an answer other than 2xx.
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ import time
 import uuid
 from collections.abc import Callable
 from contextlib import contextmanager
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -35,7 +38,7 @@ sys.path.insert(0, str(ROOT))
 from app.adapters.api_keys import ApiKeyStore  # noqa: E402
 from app.adapters.db import open_database  # noqa: E402
 from app.adapters.migrations import migrate  # noqa: E402
-from app.application import open_service  # noqa: E402
+from app.bootstrap import open_service  # noqa: E402
 from app.config import Settings  # noqa: E402
 from tests.support import free_port, order_fields  # noqa: E402
 
@@ -135,6 +138,14 @@ async def load(
     return time.perf_counter() - started, latencies, statuses
 
 
+def require_success(name: str, statuses: dict[int, int]) -> None:
+    """Stop the benchmark, non-zero, when any request of `name` got an answer other than 2xx."""
+    failed = {status: n for status, n in sorted(statuses.items()) if not 200 <= status < 300}
+    if failed:
+        sys.exit(f"benchmark failed: {sum(failed.values())} {name} requests were not answered "
+                 f"2xx (statuses {failed}); the figures would not mean anything")
+
+
 def report(name: str, seconds: float, latencies: list[float], statuses: dict[int, int]) -> float:
     rate = len(latencies) / seconds
     print(
@@ -160,15 +171,21 @@ def main() -> None:
         settings = migrated(database_url)
         service = open_service(settings)
 
+        now = datetime.now(UTC)
         batches = [
-            [order_fields(f"LR-BENCH-{i:06d}") for i in range(start, min(start + args.batch, args.orders))]
+            [order_fields(f"LR-BENCH-{i:06d}", now=now)
+             for i in range(start, min(start + args.batch, args.orders))]
             for start in range(0, args.orders, args.batch)
         ]
         started = time.perf_counter()
         for batch in batches:
             service.import_orders(batch)
         import_seconds = time.perf_counter() - started
-        ids = [str(service.find_order("laredoute", f"LR-BENCH-{i:06d}").id) for i in range(args.orders)]
+        found = [service.find_order("laredoute", f"LR-BENCH-{i:06d}") for i in range(args.orders)]
+        missing = sum(order is None for order in found)
+        if missing:
+            sys.exit(f"benchmark failed: {missing} of {args.orders} orders were not imported")
+        ids = [str(order.id) for order in found if order is not None]
         print(f"PostgreSQL, {args.orders} orders, {args.concurrency} concurrent clients")
         print(f"{'batch import (application)':<28} {args.orders:>7} orders    "
               f"{args.orders / import_seconds:>8.0f} orders/s")
@@ -184,19 +201,25 @@ def main() -> None:
             baseline_requests = [
                 ("/bench/insert", {}, {"order_ref": order_id, "action": "accept"}) for order_id in ids
             ] + [("/bench/insert", {}, {"order_ref": order_id, "action": "ship"}) for order_id in ids]
-            asyncio.run(load(url, baseline_requests[: args.concurrency * 50], args.concurrency, auth=auth))  # warm-up
+            _, _, warm_up = asyncio.run(
+                load(url, baseline_requests[: args.concurrency * 50], args.concurrency, auth=auth)
+            )
+            require_success("warm-up baseline", warm_up)
 
             accept = command(lambda o: f"/v1/orders/{o}/accept", 1, None)
             s1, l1, st1 = asyncio.run(load(url, accept, args.concurrency, auth=auth))
+            require_success("accept", st1)
             for order_id in ids:
                 service.validate_payment(uuid.UUID(order_id))
             ship = command(
                 lambda o: f"/v1/orders/{o}/ship", 3, {"tracking_number": "6A1234567890", "carrier": "Colissimo"}
             )
             s2, l2, st2 = asyncio.run(load(url, ship, args.concurrency, auth=auth))
+            require_success("ship", st2)
             statuses = {k: st1.get(k, 0) + st2.get(k, 0) for k in {*st1, *st2}}
             ours = report("commands (accept + ship)", s1 + s2, l1 + l2, statuses)
             bs, bl, bst = asyncio.run(load(url, baseline_requests, args.concurrency, auth=auth))
+            require_success("baseline", bst)
             base = report("baseline (one INSERT)", bs, bl, bst)
         service.close()
         print(f"throughput ratio commands/baseline: {ours / base:.2f}  (target >= 0.5)")

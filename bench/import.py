@@ -11,6 +11,9 @@
    the service runs as `oms serve` does (embedded sync, import every --interval seconds, the
    default of OMS_IMPORT_INTERVAL unless told), orders are created at random moments over
    --delay-minutes, and each is polled for in GET /v1/orders?tab=new.
+The sandbox dates its orders by its own clock, which is real time. Exits non-zero, saying why,
+when a page or an order is missing, the import reports errors, a request to the sandbox or the
+service gets an answer other than 2xx, or an order never reaches the New tab.
 """
 
 from __future__ import annotations
@@ -33,9 +36,9 @@ sys.path.insert(0, str(ROOT))
 
 from app.adapters.db import open_database  # noqa: E402
 from app.adapters.laredoute.client import MiraklClient  # noqa: E402
-from app.adapters.laredoute.sync import OrderImporter  # noqa: E402
-from app.adapters.laredoute.sync_store import SyncStore  # noqa: E402
-from app.application import open_service  # noqa: E402
+from app.application.order_import import OrderImporter  # noqa: E402
+from app.adapters.sync_store import SyncStore  # noqa: E402
+from app.bootstrap import open_service  # noqa: E402
 from app.config import Settings  # noqa: E402
 from bench.commands import api_key_headers, fresh_database, migrated, percentile  # noqa: E402
 from tests.support import free_port  # noqa: E402
@@ -103,7 +106,8 @@ def import_all(url: str, settings: Settings) -> tuple[float, int]:
             started = time.perf_counter()
             run = importer.run()
             seconds = time.perf_counter() - started
-        assert run.errors == 0, f"{run.errors} import errors"
+        if run.errors:
+            sys.exit(f"benchmark failed: the import reported {run.errors} errors")
         return seconds, run.imported
     finally:
         service.close()
@@ -126,6 +130,7 @@ def measure_delay(url: str, database_url: str, minutes: float, interval: float |
     api = f"http://127.0.0.1:{port}"
     delays: list[float] = []
     pending: dict[str, float] = {}
+    failures: list[str] = []
     lock = threading.Lock()
     stop = threading.Event()
 
@@ -135,8 +140,15 @@ def measure_delay(url: str, database_url: str, minutes: float, interval: float |
                 with lock:
                     waiting = dict(pending)
                 for mid, created in waiting.items():
-                    items = client.get("/v1/orders", params={"tab": "new", "q": mid}).json()["items"]
-                    if items:
+                    try:
+                        response = client.get("/v1/orders", params={"tab": "new", "q": mid})
+                    except httpx.HTTPError as exc:
+                        failures.append(f"GET /v1/orders failed: {exc!r}")
+                        return
+                    if not response.is_success:
+                        failures.append(f"GET /v1/orders answered {response.status_code}")
+                        return
+                    if response.json()["items"]:
                         with lock:
                             delays.append(time.monotonic() - created)
                             pending.pop(mid)
@@ -149,13 +161,19 @@ def measure_delay(url: str, database_url: str, minutes: float, interval: float |
         end = time.monotonic() + minutes * 60
         rng = random.Random(5)
         with httpx.Client(base_url=url, timeout=10) as control:
-            while time.monotonic() < end:
+            while time.monotonic() < end and not failures:
                 time.sleep(rng.uniform(5, 25))
                 response = control.post("/control/orders", json={"count": 1, "shop_id": 2001})
+                response.raise_for_status()
                 with lock:
                     pending[response.json()["orders"][0]] = time.monotonic()
         stop.set()
         poller.join(timeout=(interval or Settings().import_interval) * 2 + 30)
+    if failures:
+        sys.exit(f"benchmark failed: {failures[0]}")
+    with lock:
+        if pending:
+            sys.exit(f"benchmark failed: {len(pending)} orders never reached the New tab")
     return delays
 
 
@@ -177,11 +195,13 @@ def main() -> None:
         print(f"sandbox: {args.orders:,} orders generated in {time.perf_counter() - started:.1f} s")
 
         fetch_1, fetched = fetch_all(url)
-        assert fetched == args.orders, fetched
+        if fetched != args.orders:
+            sys.exit(f"benchmark failed: {fetched} orders fetched of {args.orders} generated")
         with fresh_database(args.admin_url) as database_url:
             settings = migrated(database_url)
             seconds, imported = import_all(url, settings)
-        assert imported == args.orders, imported
+        if imported != args.orders:
+            sys.exit(f"benchmark failed: {imported} orders imported of {args.orders} generated")
         fetch_2, _ = fetch_all(url)
 
         fetch_rate = args.orders / statistics.mean([fetch_1, fetch_2])

@@ -10,7 +10,8 @@ size) is its own:
    model up to date (timed apart), and record every offer as sent and live, as after a feed;
 3. delta: a second source where 10% of the offers changed (price, stock or delivery fee):
    apply it, bring the read model up to date, and build the OF01 file of the offers to send.
-Target: phase 3 under 10 s and 300 MB.
+Target: phase 3 under 10 s and 300 MB. Exits non-zero, saying why, when a phase fails or an
+offer of the sources is refused, missed or left out of the file.
 """
 
 from __future__ import annotations
@@ -98,7 +99,7 @@ def phase_baseline(path: Path) -> dict[str, float]:
 
 def _open(database_url: str):
     from app.adapters.db import open_database
-    from app.application import open_service
+    from app.bootstrap import open_service
     from app.config import Settings
 
     settings = Settings(DATABASE_URL=database_url, log_level="WARNING")
@@ -115,13 +116,13 @@ def _catch_up(db, service) -> float:
 
 
 def phase_first_load(path: Path, database_url: str) -> dict[str, float]:
-    from app.offer_source import read_source
-    from app.offers import OfferCatalog
+    from app.adapters.offer_source import read_source
+    from app.bootstrap import offer_service
 
     db, service = _open(database_url)
     started = time.perf_counter()
     rows = read_source(path.read_bytes(), "text/csv")
-    result = OfferCatalog(service, db).upsert_many("laredoute", rows, full=True)
+    result = offer_service(service.store, db).upsert_many("laredoute", rows, full=True)
     seconds = time.perf_counter() - started
     projection = _catch_up(db, service)
     # As after a feed: every offer sent at its version and live on the marketplace.
@@ -137,15 +138,15 @@ def phase_first_load(path: Path, database_url: str) -> dict[str, float]:
 
 
 def phase_delta(path: Path, database_url: str) -> dict[str, float]:
-    from app.adapters.laredoute.offer_feed import build_offer_file
-    from app.offer_source import read_source
-    from app.offers import OfferCatalog
+    from app.adapters.laredoute.offer_files import build_offer_file
+    from app.adapters.offer_source import read_source
+    from app.bootstrap import offer_service
     from app.projections.offers import OfferQueries
 
     db, service = _open(database_url)
     started = time.perf_counter()
     rows = read_source(path.read_bytes(), "text/csv")
-    result = OfferCatalog(service, db).upsert_many("laredoute", rows, full=True)
+    result = offer_service(service.store, db).upsert_many("laredoute", rows, full=True)
     applied = time.perf_counter() - started
     _catch_up(db, service)
     caught_up = time.perf_counter() - started
@@ -162,15 +163,23 @@ def phase_delta(path: Path, database_url: str) -> dict[str, float]:
     service.close()
     db.close()
     return {"seconds": seconds, "applied_seconds": applied, "projection_seconds": caught_up - applied,
-            "updated": result.updated, "unchanged": result.unchanged, "feed_lines": len(pending),
-            "feed_bytes": len(feed)}
+            "updated": result.updated, "unchanged": result.unchanged, "invalid": result.invalid,
+            "feed_lines": len(pending), "feed_bytes": len(feed)}
 
 
 def _child(phase: str, *args: str) -> dict[str, float]:
     """Run one phase in a fresh interpreter: its figures, and its own peak memory in MB."""
-    out = subprocess.run([sys.executable, __file__, "--phase", phase, *args], cwd=ROOT,
-                         capture_output=True, text=True, check=True).stdout
-    return json.loads(out.strip().splitlines()[-1])
+    done = subprocess.run([sys.executable, __file__, "--phase", phase, *args], cwd=ROOT,
+                          capture_output=True, text=True)
+    if done.returncode != 0:
+        sys.stderr.write(done.stderr)
+        sys.exit(f"benchmark failed: the {phase} phase exited with {done.returncode}")
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def require(ok: bool, what: str) -> None:
+    if not ok:
+        sys.exit(f"benchmark failed: {what}")
 
 
 def main() -> None:
@@ -207,10 +216,17 @@ def main() -> None:
         with fresh_database(args.admin_url) as database_url:
             migrated(database_url)
             load = _child("first", str(first), database_url)
+            require(load["created"] == args.offers and load["invalid"] == 0,
+                    f"first load created {load['created']:,.0f} of {args.offers:,} offers, "
+                    f"{load['invalid']:,.0f} invalid")
             print(f"first load  validate and store {load['created']:,.0f} offers: "
                   f"{load['seconds']:.2f} s ({args.offers / load['seconds']:,.0f} offers/s), "
                   f"peak {load['peak_mb']:.0f} MB; read model {load['projection_seconds']:.2f} s")
             delta = _child("delta", str(second), database_url)
+            require(delta["updated"] == touched and delta["invalid"] == 0
+                    and delta["feed_lines"] == touched,
+                    f"delta updated {delta['updated']:,.0f} of {touched:,} changed offers "
+                    f"({delta['invalid']:,.0f} invalid), {delta['feed_lines']:,.0f} in the file")
             print(f"delta  apply {delta['updated']:,.0f} changed offers "
                   f"({delta['unchanged']:,.0f} unchanged): {delta['applied_seconds']:.2f} s; "
                   f"read model {delta['projection_seconds']:.2f} s; OF01 file of "

@@ -19,7 +19,8 @@ from fastapi.testclient import TestClient
 from app.adapters.db import open_database
 from app.adapters.migrations import migrate
 from app.api.app import create_app
-from app.application import OrderService, open_service
+from app.application.orders import OrderService
+from app.bootstrap import open_service
 from app.config import Settings
 from app.logs import configure_logging
 from tests.support import FakeClock, bearer, make_api_key

@@ -1,5 +1,6 @@
-"""The event store library's recorders, extended to write an idempotency record in the same
-transaction as the events of the command it answers."""
+"""The event store library's recorders, extended to write a command's record (Idempotency-Key)
+in the same transaction as the events of that command; and the library's settings for our
+database."""
 
 from __future__ import annotations
 
@@ -10,7 +11,9 @@ from eventsourcing.persistence import InterfaceError, StoredEvent
 from eventsourcing.postgres import PostgresApplicationRecorder
 from eventsourcing.sqlite import SQLiteApplicationRecorder
 
-from app.adapters.idempotency import INSERT_SQL, IdempotencyRecord
+from app.adapters.idempotency import INSERT_SQL
+from app.config import Settings
+from app.ports.idempotency import CommandRecord
 
 EVENTS_TABLE = "orders_events"
 
@@ -25,7 +28,7 @@ class OrdersSQLiteRecorder(SQLiteApplicationRecorder):
         self, c: Any, stored_events: Sequence[StoredEvent], **kwargs: Any
     ) -> Sequence[int] | None:
         ids = super()._insert_events(c, stored_events, **kwargs)
-        record: IdempotencyRecord | None = kwargs.get("idempotency")
+        record: CommandRecord | None = kwargs.get("idempotency")
         if record is not None:
             c.execute(INSERT_SQL.replace("%s", "?"), record.params())
         return ids
@@ -50,12 +53,40 @@ class OrdersPostgresRecorder(PostgresApplicationRecorder):
         self, curs: Any, stored_events: Sequence[StoredEvent], **kwargs: Any
     ) -> Sequence[int] | None:
         ids = super()._fetch_ids_after_insert_events(curs, stored_events, **kwargs)
-        record: IdempotencyRecord | None = kwargs.get("idempotency")
+        record: CommandRecord | None = kwargs.get("idempotency")
         if record is not None:
             # Fetching the returned key makes a unique violation surface here, inside the
             # library's error handling, as an IntegrityError that rolls the events back.
             curs.execute(INSERT_SQL + " RETURNING key", record.params())
             curs.fetchone()
         return ids
+
+def persistence_env(settings: Settings) -> dict[str, str]:
+    """The eventsourcing library's settings for our store; its table creation stays off."""
+    if settings.dialect == "sqlite":
+        return {
+            "PERSISTENCE_MODULE": "eventsourcing.sqlite",
+            "SQLITE_DBNAME": settings.sqlite_path,
+            "SQLITE_LOCK_TIMEOUT": str(settings.lock_timeout),
+            "APPLICATION_RECORDER_TOPIC": "app.adapters.recorders:OrdersSQLiteRecorder",
+            "CREATE_TABLE": "no",
+        }
+    params = settings.postgres_params()
+    return {
+        "PERSISTENCE_MODULE": "eventsourcing.postgres",
+        "POSTGRES_DBNAME": params["dbname"],
+        "POSTGRES_HOST": params["host"],
+        "POSTGRES_PORT": params["port"],
+        "POSTGRES_USER": params["user"],
+        "POSTGRES_PASSWORD": params["password"],
+        "POSTGRES_LOCK_TIMEOUT": str(settings.lock_timeout),
+        "POSTGRES_IDLE_IN_TRANSACTION_SESSION_TIMEOUT": "10",
+        "POSTGRES_CONNECT_TIMEOUT": "5",
+        "POSTGRES_POOL_SIZE": str(settings.db_pool_size),
+        "POSTGRES_MAX_OVERFLOW": str(settings.db_pool_size),
+        "APPLICATION_RECORDER_TOPIC": "app.adapters.recorders:OrdersPostgresRecorder",
+        "CREATE_TABLE": "no",
+    }
+
 
 _insert_once = PostgresApplicationRecorder.insert_events.__wrapped__  # type: ignore[attr-defined]

@@ -7,52 +7,16 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
-from dataclasses import dataclass
 from typing import Any
 from uuid import UUID
 
-from app.adapters.db import PostgresDatabase, SQLiteDatabase
+from app.adapters.db import Database
 from app.adapters.recorders import EVENTS_TABLE
-
-OPEN_ACTION_STATES = ("pending", "sent")
-ACTION_STATES = ("pending", "sent", "confirmed", "failed", "expired", "canceled")
-
-
-@dataclass(frozen=True)
-class Action:
-    id: int
-    order_id: UUID
-    event_version: int
-    position: int
-    kind: str
-    state: str
-    attempts: int
-    last_error: str | None
-    error_code: str | None
-    result: dict[str, Any] | None
-    created_at: float
-    updated_at: float
-    next_attempt_at: float
-
-
-@dataclass(frozen=True)
-class ImportFailure:
-    id: int
-    channel: str
-    marketplace_order_id: str
-    kind: str
-    field: str | None
-    reason: str
-    marketplace_state: str | None
-    occurrences: int
-    first_seen: float
-    last_seen: float
-    resolved_at: float | None
-
+from app.ports.stores import Action, ImportFailure, refund_links_of
 
 _ACTION_COLUMNS = (
     "id, order_id, event_version, position, kind, state, attempts, last_error, error_code,"
-    " result, created_at, updated_at, next_attempt_at"
+    " result, created_at, updated_at, next_attempt_at, payload"
 )
 _ERROR_COLUMNS = (
     "id, channel, marketplace_order_id, kind, field, reason, marketplace_state, occurrences,"
@@ -61,7 +25,7 @@ _ERROR_COLUMNS = (
 
 
 class SyncStore:
-    def __init__(self, db: SQLiteDatabase | PostgresDatabase) -> None:
+    def __init__(self, db: Database) -> None:
         self.db = db
         self.native_ids = db.dialect == "postgres"
 
@@ -266,6 +230,7 @@ class SyncStore:
         values = list(row)
         values[1] = values[1] if isinstance(values[1], UUID) else UUID(values[1])
         values[9] = json.loads(values[9]) if values[9] else None
+        values[13] = json.loads(values[13]) if values[13] else None
         return Action(*values)
 
     def due_actions(self, now: float, limit: int = 100) -> list[Action]:
@@ -344,6 +309,17 @@ class SyncStore:
             )
             return tx.rowcount
 
+    def refund_superseded(self, action: Action) -> bool:
+        """Whether a later refund request of the same order replaced this one's refund."""
+        refund_id = (action.payload or {}).get("refund_id")
+        rows = self.db.execute(
+            "SELECT payload FROM marketplace_actions WHERE order_id = %s AND kind = 'refund'"
+            " AND event_version > %s",
+            (self._id(action.order_id), action.event_version),
+        )
+        return any(json.loads(payload or "{}").get("supersedes") == refund_id
+                   for (payload,) in rows)
+
     def refund_links(self, order_id: UUID) -> dict[str, list[str]]:
         """Our refund id -> the marketplace refund ids its delivery created."""
         return refund_links_of(self.actions_of(order_id))
@@ -353,13 +329,4 @@ class SyncStore:
         return {state: int(n) for state, n in rows}
 
 
-def refund_links_of(actions: Sequence[Action]) -> dict[str, list[str]]:
-    """Our refund id -> the marketplace refund ids, from an order's confirmed refund actions."""
-    return {
-        action.result["refund_id"]: list(action.result["marketplace_refund_ids"])
-        for action in actions
-        if action.kind == "refund" and action.state == "confirmed" and action.result
-    }
-
-
-__all__ = ["ACTION_STATES", "Action", "ImportFailure", "OPEN_ACTION_STATES", "SyncStore", "refund_links_of"]
+__all__ = ["SyncStore"]

@@ -7,23 +7,23 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 
+from app.adapters.api_keys import ApiKeyStore
 from app.adapters.db import open_database
 from app.adapters.idempotency import IdempotencyStore
 from app.adapters.recorders import EVENTS_TABLE
-from app.adapters.laredoute.sync_store import SyncStore
-from app.adapters.laredoute.worker import build_sync
-from app.adapters.api_keys import ApiKeyStore
+from app.adapters.sync_store import SyncStore
 from app.api import admin, events, health, offers, order_list, orders, sync
-from app.offers import OfferCatalog
-from app.projections.offers import OfferQueries
 from app.api.auth import AuthMiddleware, RateLimiter
 from app.api.middleware import RequestContextMiddleware
 from app.api.problems import install_problem_handlers
-from app.application import Clock, OrderService, open_service, utc_now
+from app.application.event_store import Clock, utc_now
+from app.application.orders import OrderService
+from app.bootstrap import build_sync, offer_service, open_service
 from app.config import Settings
 from app.projections import runners as projection_runners
-from app.projections.order_tabs import OrderTabsQueries
 from app.projections.listener import LogListener
+from app.projections.offers import OfferQueries
+from app.projections.order_tabs import OrderTabsQueries
 
 
 def create_app(
@@ -49,7 +49,7 @@ def create_app(
         for runner in runners.values():
             runner.wake()
 
-    service.on_saved(wake_all)
+    service.store.on_saved(wake_all)
     listener = LogListener(db, EVENTS_TABLE, wake_all)
     # Built whenever a channel is configured (the API sends offers and operations on demand);
     # its periodic jobs run here only in embedded mode.
@@ -87,7 +87,7 @@ def create_app(
     app.state.order_tabs = OrderTabsQueries(db)
     app.state.sync = marketplace_sync
     app.state.sync_store = SyncStore(db)
-    app.state.offers = OfferCatalog(service, db)
+    app.state.offers = offer_service(service.store, db)
     app.state.offer_queries = OfferQueries(db)
     app.state.api_keys = ApiKeyStore(db, clock=lambda: clock().timestamp())
     install_problem_handlers(app)

@@ -11,17 +11,18 @@ from typing import Annotated, Any
 from fastapi import Depends, Header, Request, Response
 from pydantic import BaseModel
 
-from app.adapters.idempotency import IdempotencyRecord, IdempotencyStore
+from app.adapters.idempotency import IdempotencyStore
 from app.api.problems import ProblemError, domain_problem
 from app.api.schemas import OrderPublic
-from app.application import OrderService, Receipt, last_saved_position
+from app.application.event_store import last_saved_position
+from app.application.orders import OrderService
 from app.domain.errors import DomainError, VersionConflict
 from app.domain.order import Order
+from app.ports.idempotency import CommandRecord, IdempotencyClaim
 
 _ETAG = re.compile(r'^\s*"(\d{1,12})"\s*$|^\s*(\d{1,12})\s*$')
 _KEY = re.compile(r"^[\x21-\x7e]{1,255}$")
 POSITION_HEADER = "X-Event-Position"
-_REPLAYED_HEADERS = ("etag", "location", "content-type")
 
 
 def get_service(request: Request) -> OrderService:
@@ -118,45 +119,39 @@ def run_command(
     store: IdempotencyStore,
     key: str | None,
     body: BaseModel | None,
-    action: Callable[[Receipt], Any],
+    action: Callable[[IdempotencyClaim | None], Any],
     respond: Callable[[Any], Response] = order_response,
 ) -> Response:
     """Run a command once per Idempotency-Key; a retry gets the first answer back.
 
-    The answer of a command that changed the order is stored with its events, in one
-    transaction. A refusal is stored on its own. A version conflict is not remembered: the
-    client re-reads the order and retries with the same key.
+    The command's record (the aggregate and the version it reached) is stored with its events,
+    in one transaction; a refusal is stored on its own. A retry rebuilds the answer from the
+    record: the aggregate as it was at that version. A version conflict is not remembered: the
+    client re-reads and retries with the same key.
     """
     last_saved_position.set(None)
     if key is None:
         return with_position(respond(action(None)))
-    request_hash = fingerprint(request, body)
+    claim = IdempotencyClaim(key, fingerprint(request, body))
     known = store.get(key)
     if known is not None:
-        return _replay(known, request_hash)
-    answered: list[Response] = []
-
-    def receipt(aggregate: Any) -> IdempotencyRecord:
-        response = respond(aggregate)
-        answered.append(response)
-        return _record(key, request_hash, response)
-
+        return _replay(request, known, claim, respond)
     try:
-        result = action(receipt)
+        result = action(claim)
     except VersionConflict:
-        # Lost a race: maybe to a retry of this very request, whose answer is now stored.
+        # Lost a race: maybe to a retry of this very request, whose record is now stored.
         known = store.get(key)
         if known is not None:
-            return _replay(known, request_hash)
+            return _replay(request, known, claim, respond)
         raise
     except DomainError as exc:
         refusal = domain_problem(request, exc)
-        if not store.put(_record(key, request_hash, refusal)):
-            return _replay(store.get(key), request_hash)
+        record = claim.refused({"status": refusal.status_code,
+                                "problem": json.loads(bytes(refusal.body))})
+        if not store.put(record):
+            return _replay(request, store.get(key), claim, respond)
         return refusal
-    if not answered:  # nothing to store: the command changed nothing
-        return with_position(respond(result))
-    return with_position(answered[-1])
+    return with_position(respond(result))
 
 
 def with_position(response: Response) -> Response:
@@ -167,13 +162,9 @@ def with_position(response: Response) -> Response:
     return response
 
 
-def _record(key: str, request_hash: str, response: Response) -> IdempotencyRecord:
-    headers = {name: value for name, value in response.headers.items() if name in _REPLAYED_HEADERS}
-    return IdempotencyRecord(key, request_hash, response.status_code, bytes(response.body), headers)
-
-
-def _replay(record: IdempotencyRecord | None, request_hash: str) -> Response:
-    if record is None or record.request_hash != request_hash:
+def _replay(request: Request, record: CommandRecord | None, claim: IdempotencyClaim,
+            respond: Callable[[Any], Response]) -> Response:
+    if record is None or record.request_hash != claim.request_hash:
         raise ProblemError(
             422,
             "idempotency-key-reused",
@@ -182,8 +173,19 @@ def _replay(record: IdempotencyRecord | None, request_hash: str) -> Response:
             field="Idempotency-Key",
             rule="same_request",
         )
-    return Response(
-        record.body,
-        status_code=record.status_code,
-        headers={**record.headers, "Idempotent-Replayed": "true"},
-    )
+    if record.outcome == "refused":
+        refusal = record.refusal or {}
+        response: Response = Response(
+            json.dumps(refusal.get("problem", {})),
+            status_code=int(refusal.get("status", 409)),
+            media_type="application/problem+json",
+        )
+    else:
+        aggregate = request.app.state.service.store.repository.get(
+            record.aggregate_id, version=record.aggregate_version
+        )
+        response = respond(aggregate)
+        if record.outcome == "created":
+            response.status_code = 201
+    response.headers["Idempotent-Replayed"] = "true"
+    return response

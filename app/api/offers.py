@@ -12,8 +12,7 @@ from uuid import UUID
 from fastapi import APIRouter, Query, Request, Response
 from pydantic import BaseModel, ConfigDict, Field
 
-from app.adapters.laredoute.errors import MiraklError
-from app.adapters.laredoute.offer_feed import FeedBusy, NothingToSend
+from app.adapters.offer_source import SourceError, read_source
 from app.api.auth import AUTH_PROBLEMS, requires
 from app.api.commands import (
     ExpectedVersionDep,
@@ -25,11 +24,12 @@ from app.api.commands import (
 )
 from app.api.problems import ProblemError
 from app.api.schemas import ActorPublic, from_epoch, problem_doc
-from app.application import last_saved_position
+from app.application.event_store import last_saved_position
+from app.application.offer_feed import FeedBusy, NothingToSend
+from app.application.offers import BulkResult, OfferService
 from app.domain.offer import Offer
 from app.domain.order import Channel
-from app.offers import BulkResult, OfferCatalog
-from app.offer_source import SourceError, read_source
+from app.ports.marketplace import MarketplaceError
 from app.projections.offers import OfferQueries, OfferRow, decode_cursor, encode_cursor
 
 router = APIRouter(prefix="/v1/offers", tags=["offers"], responses=AUTH_PROBLEMS)
@@ -203,7 +203,7 @@ class MarketplaceReportLinePublic(BaseModel):
 # ---------------------------------------------------------------- helpers
 
 
-def _catalog(request: Request) -> OfferCatalog:
+def _catalog(request: Request) -> OfferService:
     return request.app.state.offers
 
 
@@ -220,7 +220,7 @@ def _command(request: Request, store: Any, key: str | None, body: BaseModel | No
              command: Any) -> Response:
     """A command on one offer, once per Idempotency-Key, answered with the offer."""
     catalog = _catalog(request)
-    return run_command(request, store, key, body, lambda receipt: command(catalog, receipt),
+    return run_command(request, store, key, body, lambda claim: command(catalog, claim),
                        respond=offer_response)
 
 
@@ -260,8 +260,8 @@ def put_offer(
     raw = body.model_dump(exclude_unset=False)
     return run_command(
         request, store, key, body,
-        lambda receipt: catalog.put(channel.value, sku, raw, expected_version=version,
-                                    receipt=receipt)[0],
+        lambda claim: catalog.put(channel.value, sku, raw, expected_version=version,
+                                    idempotency=claim)[0],
         respond=lambda offer: offer_response(offer, 200 if exists else 201),
     )
 
@@ -296,8 +296,8 @@ def unpublish_offer(
     channel: Channel, sku: str, request: Request, store: IdempotencyStoreDep,
     version: ExpectedVersionDep, key: IdempotencyKeyDep,
 ) -> Response:
-    return _command(request, store, key, None, lambda catalog, receipt: catalog.unpublish(
-        channel.value, _check_sku(sku), expected_version=version, receipt=receipt))
+    return _command(request, store, key, None, lambda catalog, claim: catalog.unpublish(
+        channel.value, _check_sku(sku), expected_version=version, idempotency=claim))
 
 
 @router.put(
@@ -311,10 +311,10 @@ def set_promotion(
     channel: Channel, sku: str, body: PromotionBody, request: Request,
     store: IdempotencyStoreDep, version: ExpectedVersionDep, key: IdempotencyKeyDep,
 ) -> Response:
-    return _command(request, store, key, body, lambda catalog, receipt: catalog.set_promotion(
+    return _command(request, store, key, body, lambda catalog, claim: catalog.set_promotion(
         channel.value, _check_sku(sku), price=Decimal(body.price),
         crossed_price=Decimal(body.crossed_price), start=body.start, end=body.end,
-        expected_version=version, receipt=receipt))
+        expected_version=version, idempotency=claim))
 
 
 @router.delete(
@@ -328,8 +328,8 @@ def end_promotion(
     channel: Channel, sku: str, request: Request, store: IdempotencyStoreDep,
     version: ExpectedVersionDep, key: IdempotencyKeyDep,
 ) -> Response:
-    return _command(request, store, key, None, lambda catalog, receipt: catalog.end_promotion(
-        channel.value, _check_sku(sku), expected_version=version, receipt=receipt))
+    return _command(request, store, key, None, lambda catalog, claim: catalog.end_promotion(
+        channel.value, _check_sku(sku), expected_version=version, idempotency=claim))
 
 
 @router.get(
@@ -551,7 +551,7 @@ def send_operation(channel: Channel, body: OperationBody, request: Request) -> O
     except FeedBusy as exc:
         raise ProblemError(409, "feed-busy", "The feed is busy", str(exc), field="channel",
                            rule="one_feed_at_a_time") from None
-    except MiraklError as exc:
+    except MarketplaceError as exc:
         raise _upstream(exc) from None
     return OperationPublic(operation=body.name, batch_id=batch_id)
 
@@ -571,7 +571,7 @@ def send_feed(channel: Channel, request: Request) -> FeedRoundPublic:
     except FeedBusy as exc:
         raise ProblemError(409, "feed-busy", "The feed is busy", str(exc), field="channel",
                            rule="one_feed_at_a_time") from None
-    except MiraklError as exc:
+    except MarketplaceError as exc:
         raise _upstream(exc) from None
     return FeedRoundPublic(sent=done.sent, offers=done.offers, completed=done.completed,
                            failed=done.failed, running=done.running, error=done.error)

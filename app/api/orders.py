@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from decimal import Decimal
 from typing import Any
 from uuid import UUID
 
@@ -85,18 +84,7 @@ _COMMAND_ERRORS: dict[int | str, dict[str, Any]] = {
     },
 )
 def import_order(body: OrderCreate, service: ServiceDep, request: Request) -> Response:
-    result = service.import_order(
-        channel=body.channel,
-        marketplace_order_id=body.marketplace_order_id,
-        created_at=body.created_at,
-        customer=body.customer.model_dump(),
-        shipping_address=body.shipping_address.model_dump(),
-        delivery=body.delivery.model_dump(),
-        shipping_price=Decimal(body.shipping_price),
-        lines=[
-            {**line.model_dump(), "unit_price": Decimal(line.unit_price)} for line in body.lines
-        ],
-    )
+    result = service.import_order(**body.import_fields())
     location = str(request.url_for("get_order", order_id=str(result.order.id)).path)
     response = order_response(result.order, 201 if result.created else 200, Location=location)
     return with_position(response) if result.created else response
@@ -151,7 +139,7 @@ def accept_order(
 ) -> Response:
     return run_command(
         request, store, key, None,
-        lambda receipt: service.accept(order_id, expected_version=version, receipt=receipt),
+        lambda claim: service.accept(order_id, expected_version=version, idempotency=claim),
     )
 
 
@@ -173,8 +161,8 @@ def refuse_order(
 ) -> Response:
     return run_command(
         request, store, key, body,
-        lambda receipt: service.refuse(
-            order_id, reason=body.reason, expected_version=version, receipt=receipt
+        lambda claim: service.refuse(
+            order_id, reason=body.reason, expected_version=version, idempotency=claim
         ),
     )
 
@@ -200,13 +188,13 @@ def ship_order(
 ) -> Response:
     return run_command(
         request, store, key, body,
-        lambda receipt: service.ship(
+        lambda claim: service.ship(
             order_id,
             tracking_number=body.tracking_number,
             carrier=body.carrier,
             tracking_url=body.tracking_url,
             expected_version=version,
-            receipt=receipt,
+            idempotency=claim,
         ),
     )
 
@@ -230,8 +218,8 @@ def cancel_order(
     lines = [(ln.line_id, ln.quantity) for ln in body.lines] if body.lines else None
     return run_command(
         request, store, key, body,
-        lambda receipt: service.cancel(
-            order_id, reason=body.reason, lines=lines, expected_version=version, receipt=receipt
+        lambda claim: service.cancel(
+            order_id, reason=body.reason, lines=lines, expected_version=version, idempotency=claim
         ),
     )
 
@@ -255,12 +243,12 @@ def request_refund(
     lines = [(ln.line_id, ln.quantity) for ln in body.lines] if body.lines else None
     return run_command(
         request, store, key, body,
-        lambda receipt: service.request_refund(
+        lambda claim: service.request_refund(
             order_id,
             reason=body.reason,
             refund_shipping=body.refund_shipping,
             lines=lines,
             expected_version=version,
-            receipt=receipt,
+            idempotency=claim,
         ),
     )

@@ -10,12 +10,13 @@ from uuid import UUID
 from fastapi import APIRouter, Query, Request
 from pydantic import BaseModel
 
-from app.adapters.laredoute.sync_store import Action, ImportFailure, SyncStore
-from app.api.commands import ServiceDep
+from app.adapters.sync_store import SyncStore
 from app.api.auth import AUTH_PROBLEMS, requires
+from app.api.commands import ServiceDep
 from app.api.problems import ProblemError
 from app.api.schemas import from_epoch, problem_doc
 from app.domain.order import Channel
+from app.ports.stores import Action, ImportFailure
 
 router = APIRouter(prefix="/v1", tags=["marketplace sync"], responses=AUTH_PROBLEMS)
 

@@ -5,10 +5,12 @@ yet), confirmed, failed (the marketplace refused it: its message is kept), expir
 confirmed within the expiry delay, 72 hours by default), canceled (no longer to send, e.g. a
 refund request superseded before it left).
 
-An action is marked `sent` before the call. If the call times out or the connection drops,
-it stays `sent`, and the next attempt first reads the order back from the marketplace: if
-the change is there, the action is confirmed without sending it again. So an action whose
-response was lost is never applied twice. One action per order is in flight at a time, in
+Each action carries its payload: what its event said (lines, amounts, tracking, reason, the
+order's marketplace id), written by the outbox projection, so delivery sends exactly that and
+never reloads the order. An action is marked `sent` before the call. If the call times out or
+the connection drops, it stays `sent`, and the next attempt first reads the order back from
+the marketplace: if the change is there, the action is confirmed without sending it again.
+So an action whose response was lost is never applied twice. One action per order is in flight at a time, in
 the order the merchant asked for them.
 """
 
@@ -23,13 +25,17 @@ from typing import Any
 
 import structlog
 
-from app.adapters.laredoute.client import CancelLine, MiraklClient, RefundLine
-from app.adapters.laredoute.errors import UpstreamRefused, UpstreamUnavailable
-from app.adapters.laredoute.mapping import view_order
-from app.adapters.laredoute.sync_store import Action, SyncStore
-from app.application import OrderService
+from app.application.orders import OrderService
+from app.domain.carriers import carrier_key
 from app.domain.errors import DomainError
-from app.domain.order import Order, RefundStatus
+from app.ports.marketplace import (
+    CancelLine,
+    Marketplace,
+    RefundLine,
+    UpstreamRefused,
+    UpstreamUnavailable,
+)
+from app.ports.stores import Action, SyncStore
 
 log = structlog.get_logger(__name__)
 
@@ -54,7 +60,7 @@ class ActionDelivery:
         self,
         service: OrderService,
         store: SyncStore,
-        clients: Mapping[str, MiraklClient],
+        clients: Mapping[str, Marketplace],
         *,
         clock: Callable[[], float] = time.time,
         expiry_seconds: float = 72 * 3600,
@@ -85,36 +91,43 @@ class ActionDelivery:
     def deliver(self, action: Action, result: DeliveryRound | None = None) -> str:
         """One attempt at one action; returns the action's state afterwards."""
         result = result or DeliveryRound()
-        order = self.service.repository.get(action.order_id, version=action.event_version)
-        client = self.clients.get(order.channel)
         now = self.clock()
+        payload = action.payload
+        if payload is None:
+            # Written before the outbox carried its payloads and not filled since: the
+            # outbox projection fills it on its first pass after the upgrade.
+            self.store.move_action(action.id, from_states=[action.state], to_state=action.state,
+                                   at=now, next_attempt_at=now + 60)
+            return action.state
+        client = self.clients.get(payload["channel"])
         if client is None:
             # No marketplace configured for this channel: look again later.
             self.store.move_action(action.id, from_states=[action.state], to_state=action.state,
                                    at=now, next_attempt_at=now + 3600)
             return action.state
-        bound = log.bind(action_id=action.id, kind=action.kind, channel=order.channel,
-                         marketplace_order_id=order.marketplace_order_id)
-        if action.kind == "refund" and self._superseded(action, order):
+        mid = payload["marketplace_order_id"]
+        bound = log.bind(action_id=action.id, kind=action.kind, channel=payload["channel"],
+                         marketplace_order_id=mid)
+        if action.kind == "refund" and self.store.refund_superseded(action):
             self.store.move_action(action.id, from_states=["pending", "sent"], to_state="canceled",
                                    at=now, error="superseded by a later refund request")
             return "canceled"
         if action.state == "sent":
             # An earlier attempt's outcome is unknown: read the order back before resending.
             try:
-                raw = client.get_order(order.marketplace_order_id)
+                raw = client.get_order(mid)
             except UpstreamUnavailable as exc:
                 return self._later(action, "sent", f"re-read failed: {exc}", result)
-            applied = self._applied(action, order, raw)
+            applied = self._applied(client, action, raw)
             if applied is not None:
                 bound.info("marketplace_action_found_applied")
-                return self._confirm(action, order, applied, result)
+                return self._confirm(action, applied, result)
         if not self.store.move_action(action.id, from_states=[action.state], to_state="sent",
                                       at=now, attempt=True):
             return action.state  # someone else moved it
         result.sent += 1
         try:
-            outcome = self._send(client, action, order)
+            outcome = self._send(client, action)
         except UpstreamRefused as exc:
             bound.warning("marketplace_action_refused", status=exc.status, code=exc.code)
             result.failed += 1
@@ -135,7 +148,7 @@ class ActionDelivery:
                                    at=self.clock(), error=str(exc), error_code="INVALID_REQUEST")
             return "failed"
         bound.info("marketplace_action_confirmed")
-        return self._confirm(action, order, outcome, result)
+        return self._confirm(action, outcome, result)
 
     # ---------------------------------------------------------------- outcomes
 
@@ -151,89 +164,83 @@ class ActionDelivery:
                                next_attempt_at=now + delay, error=error)
         return state
 
-    def _confirm(
-        self, action: Action, order: Order, outcome: dict[str, Any] | None, result: DeliveryRound
-    ) -> str:
+    def _confirm(self, action: Action, outcome: dict[str, Any] | None,
+                 result: DeliveryRound) -> str:
         if not self.store.move_action(action.id, from_states=["pending", "sent"],
                                       to_state="confirmed", at=self.clock(), result=outcome):
             return "confirmed"
         result.confirmed += 1
         if action.kind == "refund" and outcome is not None:
-            # The marketplace has the request: it now waits for La Redoute's approval.
+            # The marketplace has the request: it now waits for La Redoute's approval. (The
+            # import would see it too, once the refund shows on the order.)
             try:
-                current = self.service.get_order(order.id)
-                refund = next(r for r in current.refunds if r.refund_id == outcome["refund_id"])
-                if refund.status == RefundStatus.TO_REFUND:
-                    self.service.submit_refund(order.id, refund.refund_id)
-            except (DomainError, StopIteration) as exc:
-                log.warning("refund_submit_not_recorded", order_id=str(order.id), error=str(exc))
+                self.service.submit_refund(action.order_id, outcome["refund_id"])
+            except DomainError as exc:
+                log.info("refund_submit_not_recorded", order_id=str(action.order_id),
+                         error=str(exc))
         return "confirmed"
 
     # ---------------------------------------------------------------- sending
 
-    def _send(self, client: MiraklClient, action: Action, order: Order) -> dict[str, Any] | None:
-        mid = order.marketplace_order_id
-        if action.kind == "accept":
-            refused = set(order.refused_lines)
-            client.accept(mid, {line.line_id: line.line_id not in refused for line in order.lines})
-            return None
-        if action.kind == "refuse":
-            client.accept(mid, {line.line_id: False for line in order.lines})
+    def _send(self, client: Marketplace, action: Action) -> dict[str, Any] | None:
+        """Send what the action's event said; the outcome to keep with the action."""
+        payload = action.payload or {}
+        mid = payload["marketplace_order_id"]
+        if action.kind in ("accept", "refuse"):
+            client.accept(mid, {line_id: bool(accepted)
+                                for line_id, accepted in payload["decisions"].items()})
             return None
         if action.kind == "ship":
-            shipment = order.shipment
-            assert shipment is not None
-            code = self._carrier_code(client, shipment.carrier)
+            code = self._carrier_code(client, payload["carrier"])
             client.update_tracking(
                 mid,
-                tracking_number=shipment.tracking_number,
+                tracking_number=payload["tracking_number"],
                 carrier_code=code,
-                carrier_name=None if code else shipment.carrier,
-                carrier_url=None if code else shipment.tracking_url,
+                carrier_name=None if code else payload["carrier"],
+                carrier_url=None if code else payload["tracking_url"],
             )
             client.ship(mid)
             return None
         if action.kind == "cancel":
-            before = self.service.repository.get(order.id, version=action.event_version - 1)
-            canceled = _canceled_lines(before, order)
-            if all(line.kept_quantity == 0 for line in order.lines):
+            if payload["whole_order"]:
                 client.cancel_order(mid)
                 return None
-            reason = self._reason_code(client, "CANCELATION", order.cancel_reason)
+            reason = self._reason_code(client, "CANCELATION", payload["reason"])
             client.cancel_lines([
                 CancelLine(
                     order_line_id=line_id,
-                    quantity=quantity,
-                    amount=(order.line(line_id).unit_price * quantity).quantize(Decimal("0.01")),
+                    quantity=int(quantity),
+                    amount=Decimal(payload["amounts"][line_id]),
                     shipping_amount=Decimal("0.00"),
                     reason_code=reason,
                 )
-                for line_id, quantity in canceled.items()
+                for line_id, quantity in payload["lines"].items()
             ])
             return None
         if action.kind == "refund":
-            refund = order.refunds[-1]
-            reason = self._reason_code(client, "REFUND", refund.reason)
+            reason = self._reason_code(client, "REFUND", payload["reason"])
             lines = [
                 RefundLine(
                     order_line_id=line_id,
-                    amount=refund.line_amounts[line_id],
+                    amount=Decimal(payload["line_amounts"][line_id]),
                     shipping_amount=Decimal("0.00"),
-                    quantity=quantity,
+                    quantity=int(quantity),
                     reason_code=reason,
                 )
-                for line_id, quantity in refund.lines.items()
+                for line_id, quantity in payload["lines"].items()
             ]
-            if refund.shipping_amount:
-                lines = self._with_shipping(client, mid, lines, refund.shipping_amount, reason)
+            shipping = Decimal(payload["shipping_amount"])
+            if shipping:
+                lines = self._with_shipping(client, mid, lines, shipping, reason)
             created = client.refund(lines)
-            return {"refund_id": refund.refund_id,
-                    "marketplace_refund_ids": [str(r["refund_id"]) for r in created if "refund_id" in r]}
+            return {"refund_id": payload["refund_id"],
+                    "marketplace_refund_ids": [str(r["refund_id"]) for r in created
+                                               if "refund_id" in r]}
         raise ValueError(f"unknown action kind {action.kind!r}")
 
     @staticmethod
     def _with_shipping(
-        client: MiraklClient, mid: str, lines: list[RefundLine], shipping: Decimal, reason: str
+        client: Marketplace, mid: str, lines: list[RefundLine], shipping: Decimal, reason: str
     ) -> list[RefundLine]:
         """Spread the shipping refund over the lines, each within its own shipping price left.
 
@@ -266,20 +273,15 @@ class ActionDelivery:
                                   f"only {shipping - left} EUR of shipping is left to refund")
         return list(by_line.values())
 
-    def _superseded(self, action: Action, order: Order) -> bool:
-        refund_id = order.refunds[-1].refund_id
-        current = self.service.get_order(order.id)
-        return any(r.refund_id == refund_id and r.status == RefundStatus.SUPERSEDED
-                   for r in current.refunds)
-
     # ---------------------------------------------------------------- read-back
 
     def _applied(
-        self, action: Action, order: Order, raw: Mapping[str, Any] | None
+        self, client: Marketplace, action: Action, raw: Mapping[str, Any] | None
     ) -> dict[str, Any] | None:
         """The action's outcome if the marketplace shows it applied already, else None."""
         if raw is None:
             return None
+        payload = action.payload or {}
         state = str(raw.get("order_state"))
         if action.kind == "accept":
             return {} if state in _ACCEPTED_STATES else None
@@ -287,28 +289,28 @@ class ActionDelivery:
             return {} if state == "REFUSED" else None
         if action.kind == "ship":
             return {} if state in _SHIPPED_STATES else None
-        view = view_order(raw)
+        view = client.read_order(raw)
         if action.kind == "cancel":
-            wanted = {line.line_id: line.canceled_quantity for line in order.lines}
+            wanted = payload["canceled_after"]
             shown = {line.line_id: line.canceled_quantity for line in view.lines}
-            done = all(shown.get(lid, 0) >= qty for lid, qty in wanted.items())
+            done = all(shown.get(lid, 0) >= int(qty) for lid, qty in wanted.items())
             return {} if done or state == "CANCELED" else None
         if action.kind == "refund":
-            refund = order.refunds[-1]
-            linked = {mid for ids in self.store.refund_links(order.id).values() for mid in ids}
+            linked = {mid for ids in self.store.refund_links(action.order_id).values()
+                      for mid in ids}
             unclaimed = [r for line in view.lines for r in line.refunds
-                         if r.id not in linked and line.line_id in refund.line_amounts]
-            if not refund.lines:
+                         if r.id not in linked and line.line_id in payload["line_amounts"]]
+            if not payload["lines"]:
                 unclaimed = [r for line in view.lines for r in line.refunds if r.id not in linked]
             if not unclaimed:
                 return None
-            return {"refund_id": refund.refund_id,
+            return {"refund_id": payload["refund_id"],
                     "marketplace_refund_ids": [r.id for r in unclaimed]}
         return None
 
     # ---------------------------------------------------------------- reference data
 
-    def _reference(self, client: MiraklClient, channel_key: str) -> dict[str, list[dict[str, Any]]]:
+    def _reference(self, client: Marketplace, channel_key: str) -> dict[str, list[dict[str, Any]]]:
         cached = self._reasons.get(channel_key)
         if cached is None:
             reasons = client.reasons()
@@ -319,7 +321,7 @@ class ActionDelivery:
             self._reasons[channel_key] = cached
         return cached
 
-    def _reason_code(self, client: MiraklClient, kind: str, text: str | None) -> str:
+    def _reason_code(self, client: Marketplace, kind: str, text: str | None) -> str:
         """The marketplace's reason code for ours: same code or label, else its first one."""
         reasons = self._reference(client, str(id(client)))[kind]
         wanted = (text or "").strip().casefold()
@@ -332,22 +334,12 @@ class ActionDelivery:
                                   message=f"the marketplace lists no {kind} reason")
         return str(usable[0]["code"])
 
-    def _carrier_code(self, client: MiraklClient, carrier: str) -> str | None:
-        from app.domain.carriers import carrier_key
-
+    def _carrier_code(self, client: Marketplace, carrier: str) -> str | None:
         key = carrier_key(carrier)
         for known in self._reference(client, str(id(client)))["_carriers"]:
             if key in (carrier_key(str(known.get("code", ""))), carrier_key(str(known.get("label", "")))):
                 return str(known["code"])
         return None
-
-
-def _canceled_lines(before: Order, after: Order) -> dict[str, int]:
-    return {
-        line.line_id: line.canceled_quantity - before.line(line.line_id).canceled_quantity
-        for line in after.lines
-        if line.canceled_quantity > before.line(line.line_id).canceled_quantity
-    }
 
 
 __all__ = ["ActionDelivery", "DeliveryRound"]

@@ -19,13 +19,13 @@ from uuid import UUID
 
 import structlog
 from eventsourcing.application import AggregateNotFoundError
-from eventsourcing.persistence import IntegrityError, StoredEvent
+from eventsourcing.persistence import IntegrityError
 
-from app.adapters.db import PostgresDatabase, SQLiteDatabase
-from app.adapters.recorders import EVENTS_TABLE
-from app.application import OrderService, Receipt
+from app.application.event_store import EventStore
 from app.domain.errors import OfferNotFound, VersionConflict
 from app.domain.offer import FieldError, Offer, offer_id_for, read_fields
+from app.ports.idempotency import IdempotencyClaim
+from app.ports.stores import OfferSources
 
 log = structlog.get_logger(__name__)
 
@@ -73,17 +73,18 @@ def _format_fields(errors: Iterable[Mapping[str, str] | FieldError]) -> list[str
     return fields
 
 
-class OfferCatalog:
-    def __init__(self, service: OrderService, db: SQLiteDatabase | PostgresDatabase) -> None:
-        self.service = service
-        self.db = db
-        self.native_ids = db.dialect == "postgres"
+class OfferService:
+    """Offers one at a time (with their versions) or a whole source at once."""
+
+    def __init__(self, store: EventStore, sources: OfferSources) -> None:
+        self.store = store
+        self.sources = sources
 
     # ---------------------------------------------------------------- reading
 
     def find(self, channel: str, sku: str) -> Offer | None:
         try:
-            offer = self.service.repository.get(offer_id_for(channel, sku))
+            offer = self.store.repository.get(offer_id_for(channel, sku))
         except AggregateNotFoundError:
             return None
         return offer if isinstance(offer, Offer) else None
@@ -97,27 +98,15 @@ class OfferCatalog:
     def load_many(self, ids: Sequence[UUID]) -> dict[UUID, Offer]:
         """Many offers at once: their events in a few statements, replayed here."""
         found: dict[UUID, Offer] = {}
-        mapper = self.service.mapper
-        for start in range(0, len(ids), 500):
-            chunk = ids[start:start + 500]
-            marks = ", ".join(["%s"] * len(chunk))
-            rows = self.db.execute(
-                f"SELECT originator_id, originator_version, topic, state FROM {EVENTS_TABLE}"
-                f" WHERE originator_id IN ({marks}) ORDER BY originator_id, originator_version",
-                # The event store keeps ids as UUIDs on PostgreSQL, as hex strings on SQLite.
-                tuple(i if self.native_ids else i.hex for i in chunk),
-            )
-            for oid, version, topic, state in rows:
-                oid = oid if isinstance(oid, UUID) else UUID(oid)
-                stored = StoredEvent(originator_id=oid, originator_version=version, topic=topic,
-                                     state=bytes(state))
-                domain_event = mapper.to_domain_event(stored)
-                found[oid] = domain_event.mutate(found.get(oid))
+        mapper = self.store.mapper
+        for stored in self.sources.stored_events(ids):
+            domain_event = mapper.to_domain_event(stored)
+            found[stored.originator_id] = domain_event.mutate(found.get(stored.originator_id))
         return found
 
     def history(self, channel: str, sku: str) -> list[Any]:
         self.get(channel, sku)
-        return self.service.history(offer_id_for(channel, sku))
+        return self.store.history(offer_id_for(channel, sku))
 
     # ---------------------------------------------------------------- one offer
 
@@ -128,7 +117,7 @@ class OfferCatalog:
         raw: Mapping[str, Any],
         *,
         expected_version: int | None = None,
-        receipt: Receipt = None,
+        idempotency: IdempotencyClaim | None = None,
     ) -> tuple[Offer, bool]:
         """Create or replace the offer's values; (offer, created)."""
         values, errors = read_fields(raw)
@@ -137,30 +126,30 @@ class OfferCatalog:
             if expected_version is not None:
                 raise VersionConflict(expected_version, None)
             offer = Offer.register(channel=channel, sku=sku, values=values, errors=errors)
-            self._save([offer], receipt)
+            self._save([offer], idempotency, created=True)
             return offer, True
         self._check_version(offer, expected_version)
         offer.update(values, errors)
-        self._save([offer], receipt)
+        self._save([offer], idempotency)
         return offer, False
 
     def unpublish(self, channel: str, sku: str, *, expected_version: int | None = None,
-                  receipt: Receipt = None) -> Offer:
-        return self._change(channel, sku, expected_version, lambda o: o.unpublish(), receipt)
+                  idempotency: IdempotencyClaim | None = None) -> Offer:
+        return self._change(channel, sku, expected_version, lambda o: o.unpublish(), idempotency)
 
     def set_promotion(self, channel: str, sku: str, *, price: Decimal, crossed_price: Decimal,
                       start: str | None, end: str | None, expected_version: int | None = None,
-                      receipt: Receipt = None) -> Offer:
+                      idempotency: IdempotencyClaim | None = None) -> Offer:
         return self._change(
             channel, sku, expected_version,
             lambda o: o.set_promotion(price=price, crossed_price=crossed_price, start=start,
                                       end=end),
-            receipt,
+            idempotency,
         )
 
     def end_promotion(self, channel: str, sku: str, *, expected_version: int | None = None,
-                      receipt: Receipt = None) -> Offer:
-        return self._change(channel, sku, expected_version, lambda o: o.end_promotion(), receipt)
+                      idempotency: IdempotencyClaim | None = None) -> Offer:
+        return self._change(channel, sku, expected_version, lambda o: o.end_promotion(), idempotency)
 
     def join_operation(self, offers: Sequence[Offer], *, operation: str, batch_id: str) -> None:
         for offer in offers:
@@ -168,11 +157,11 @@ class OfferCatalog:
         self._save(list(offers), None)
 
     def _change(self, channel: str, sku: str, expected_version: int | None,
-                command: Callable[[Offer], Any], receipt: Receipt) -> Offer:
+                command: Callable[[Offer], Any], idempotency: IdempotencyClaim | None) -> Offer:
         offer = self.get(channel, sku)
         self._check_version(offer, expected_version)
         command(offer)
-        self._save([offer], receipt)
+        self._save([offer], idempotency)
         return offer
 
     @staticmethod
@@ -180,10 +169,13 @@ class OfferCatalog:
         if expected_version is not None and expected_version != offer.version:
             raise VersionConflict(expected_version, offer.version)
 
-    def _save(self, offers: list[Offer], receipt: Receipt) -> None:
-        extra = {"idempotency": receipt(offers[0])} if receipt is not None else {}
+    def _save(self, offers: list[Offer], idempotency: IdempotencyClaim | None, *,
+              created: bool = False) -> None:
         try:
-            self.service.save(*offers, **extra)
+            if idempotency is None:
+                self.store.save(*offers)
+            else:
+                self.store.save_command(offers[0], idempotency, *offers[1:], created=created)
         except IntegrityError:
             raise VersionConflict(None, None) from None
         self._record_digests(offers)
@@ -193,15 +185,8 @@ class OfferCatalog:
             (o.channel, o.sku, values_digest(o.values, _format_fields(o.errors)), o.version)
             for o in offers
         ]
-        if not rows:
-            return
-        with self.db.transaction() as tx:
-            tx.executemany(
-                "INSERT INTO offer_sources (channel, sku, digest, version) VALUES (%s, %s, %s, %s)"
-                " ON CONFLICT (channel, sku) DO UPDATE SET digest = excluded.digest,"
-                " version = excluded.version WHERE excluded.version > offer_sources.version",
-                rows,
-            )
+        if rows:
+            self.sources.record_digests(rows)
 
     # ---------------------------------------------------------------- a whole source
 
@@ -210,8 +195,7 @@ class OfferCatalog:
         batch_size: int = 1000,
     ) -> BulkResult:
         result = BulkResult()
-        known = {sku: digest for sku, digest in self.db.execute(
-            "SELECT sku, digest FROM offer_sources WHERE channel = %s", (channel,))}
+        known = self.sources.digests(channel)
         seen: set[str] = set()
         creates: list[tuple[str, dict[str, Any], list[FieldError]]] = []
         updates: list[tuple[str, dict[str, Any], list[FieldError]]] = []
@@ -254,7 +238,7 @@ class OfferCatalog:
         offers = [Offer.register(channel=channel, sku=sku, values=values, errors=errors)
                   for sku, values, errors in batch]
         try:
-            self.service.save(*offers)
+            self.store.save(*offers)
         except IntegrityError:
             # Some exist already (created meanwhile): apply the rows as updates instead.
             self._update_batch(channel, batch, result)
@@ -281,7 +265,7 @@ class OfferCatalog:
                 same.append(offer)  # only its digest was out of date
                 result.unchanged += 1
         if touched:
-            self.service.save(*touched)
+            self.store.save(*touched)
         self._record_digests(touched + same)
         result.invalid += sum(1 for o in touched if o.errors)
 
@@ -293,9 +277,9 @@ class OfferCatalog:
                 offer.unpublish()
                 changed.append(offer)
         if changed:
-            self.service.save(*changed)
+            self.store.save(*changed)
             self._record_digests(changed)
         result.unpublished += len(changed)
 
 
-__all__ = ["BulkResult", "OfferCatalog", "OfferNotFound", "RejectedRow", "values_digest"]
+__all__ = ["BulkResult", "OfferService", "RejectedRow", "values_digest"]

@@ -25,15 +25,7 @@ from uuid import UUID
 import orjson
 import structlog
 
-from app.adapters.laredoute.client import MiraklClient, OrdersPage
-from app.adapters.laredoute.mapping import (
-    MarketplaceOrder,
-    UnparsableOrder,
-    parse_order,
-    view_order,
-)
-from app.adapters.laredoute.sync_store import Action, SyncStore, refund_links_of
-from app.application import OrderService
+from app.application.orders import OrderService
 from app.domain.errors import DomainError, VersionConflict
 from app.domain.order import (
     Order,
@@ -42,6 +34,8 @@ from app.domain.order import (
     RefundStatus,
     order_id_for,
 )
+from app.ports.marketplace import Marketplace, MarketplaceOrder, OrdersPage, UnparsableOrder
+from app.ports.stores import Action, SyncStore, refund_links_of
 
 log = structlog.get_logger(__name__)
 
@@ -77,8 +71,7 @@ class OrderImporter:
         self,
         service: OrderService,
         store: SyncStore,
-        client: MiraklClient,
-        channel: str,
+        marketplace: Marketplace,
         *,
         auto_accept: bool = False,
         overlap: float = 300.0,
@@ -87,8 +80,8 @@ class OrderImporter:
     ) -> None:
         self.service = service
         self.store = store
-        self.client = client
-        self.channel = channel
+        self.marketplace = marketplace
+        self.channel = marketplace.channel
         # The configuration's choice; an admin's choice in channel_settings overrides it.
         self.configured_auto_accept = auto_accept
         self.auto_accept = auto_accept
@@ -111,7 +104,7 @@ class OrderImporter:
         since = None if cursor is None else datetime.fromtimestamp(cursor - self.overlap, UTC)
         latest = cursor
         try:
-            pages = self.client.iter_order_pages(start_update_date=since, page_size=self.page_size)
+            pages = self.marketplace.iter_order_pages(start_update_date=since, page_size=self.page_size)
             for page in _prefetched(pages):
                 run.pages += 1
                 run.fetched += len(page.orders)
@@ -149,7 +142,7 @@ class OrderImporter:
         latest: float | None = None
         for raw in raws:
             try:
-                view = view_order(raw)
+                view = self.marketplace.read_order(raw)
             except Exception as exc:  # noqa: BLE001 - one unreadable order never stops the page
                 marketplace_id = str(raw.get("order_id") or "?") if isinstance(raw, Mapping) else "?"
                 self._error(marketplace_id, "unparsable", str(exc), getattr(exc, "field", None),
@@ -213,7 +206,7 @@ class OrderImporter:
         batch: list[dict[str, Any]] = []
         for view, raw in new:
             try:
-                batch.append(parse_order(raw, self.channel))
+                batch.append(self.marketplace.new_order(raw))
             except UnparsableOrder as exc:
                 self._error(view.order_id, "unparsable", str(exc), exc.field, view.state, now)
                 run.errors += 1

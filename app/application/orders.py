@@ -1,4 +1,4 @@
-"""The orders application: use cases over the Order aggregate, stored with eventsourcing.
+"""The orders application: use cases over the Order aggregate.
 
 Methods take and return plain values and aggregates; the HTTP layer and the marketplace sync
 both call them. Time comes from an injected clock so that tests and the sandbox can move it.
@@ -7,72 +7,21 @@ both call them. Time comes from an injected clock so that tests and the sandbox 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping
-from contextvars import ContextVar
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 from uuid import UUID
 
 import structlog
-from eventsourcing.application import AggregateNotFoundError, Application
+from eventsourcing.application import AggregateNotFoundError
 from eventsourcing.persistence import IntegrityError
 
-from app.config import Settings
-from app.domain.actor import EVENT_ENVELOPE
+from app.application.event_store import Clock, EventStore, HistoryEntry, utc_now
 from app.domain.errors import OrderNotFound, VersionConflict
 from app.domain.order import LineQuantity, Order, order_id_for
+from app.ports.idempotency import IdempotencyClaim
 
 log = structlog.get_logger(__name__)
-
-Clock = Callable[[], datetime]
-# The log position of the last events this thread (or request) saved: read-your-writes.
-last_saved_position: ContextVar[int | None] = ContextVar("last_saved_position", default=None)
-# Builds the record that answers a command (an idempotency record); it is stored in the same
-# transaction as the command's events.
-Receipt = Callable[["Order"], Any] | None
-
-
-def utc_now() -> datetime:
-    return datetime.now(UTC)
-
-
-def persistence_env(settings: Settings) -> dict[str, str]:
-    """The eventsourcing library's settings for our store; its table creation stays off."""
-    if settings.dialect == "sqlite":
-        return {
-            "PERSISTENCE_MODULE": "eventsourcing.sqlite",
-            "SQLITE_DBNAME": settings.sqlite_path,
-            "SQLITE_LOCK_TIMEOUT": str(settings.lock_timeout),
-            "APPLICATION_RECORDER_TOPIC": "app.adapters.recorders:OrdersSQLiteRecorder",
-            "CREATE_TABLE": "no",
-        }
-    params = settings.postgres_params()
-    return {
-        "PERSISTENCE_MODULE": "eventsourcing.postgres",
-        "POSTGRES_DBNAME": params["dbname"],
-        "POSTGRES_HOST": params["host"],
-        "POSTGRES_PORT": params["port"],
-        "POSTGRES_USER": params["user"],
-        "POSTGRES_PASSWORD": params["password"],
-        "POSTGRES_LOCK_TIMEOUT": str(settings.lock_timeout),
-        "POSTGRES_IDLE_IN_TRANSACTION_SESSION_TIMEOUT": "10",
-        "POSTGRES_CONNECT_TIMEOUT": "5",
-        "POSTGRES_POOL_SIZE": str(settings.db_pool_size),
-        "POSTGRES_MAX_OVERFLOW": str(settings.db_pool_size),
-        "APPLICATION_RECORDER_TOPIC": "app.adapters.recorders:OrdersPostgresRecorder",
-        "CREATE_TABLE": "no",
-    }
-
-
-@dataclass(frozen=True)
-class HistoryEntry:
-    type: str
-    version: int
-    timestamp: datetime
-    data: dict[str, Any]
-    actor: dict[str, str] | None = None
-    correlation_id: str | None = None
-
 
 @dataclass(frozen=True)
 class ImportResult:
@@ -80,27 +29,19 @@ class ImportResult:
     created: bool
 
 
-class OrderService(Application[UUID]):
+class OrderService:
     """Imports orders, runs merchant commands and records marketplace transitions."""
 
-    name = "orders"
-
-    def __init__(self, env: Mapping[str, str] | None = None, *, clock: Clock = utc_now) -> None:
-        super().__init__(env=env)
+    def __init__(self, store: EventStore, *, clock: Clock = utc_now) -> None:
+        self.store = store
         self.clock = clock
-        self._saved_listeners: list[Callable[[], None]] = []
 
-    def on_saved(self, listener: Callable[[], None]) -> None:
-        """Call `listener` after each write (wakes in-process projection runners)."""
-        self._saved_listeners.append(listener)
+    @property
+    def repository(self) -> Any:
+        return self.store.repository
 
-    def save(self, *objs: Any, **kwargs: Any) -> Any:
-        recordings = super().save(*objs, **kwargs)
-        if recordings:
-            last_saved_position.set(recordings[-1].notification.id)
-            for listener in self._saved_listeners:
-                listener()
-        return recordings
+    def close(self) -> None:
+        self.store.close()
 
     # ---------------------------------------------------------------- queries
 
@@ -117,17 +58,7 @@ class OrderService(Application[UUID]):
             return None
 
     def history(self, order_id: UUID) -> list[HistoryEntry]:
-        entries = [
-            HistoryEntry(
-                type=type(e).__name__,
-                version=e.originator_version,
-                timestamp=e.timestamp,
-                data={k: v for k, v in vars(e).items() if k not in EVENT_ENVELOPE},
-                actor=vars(e).get("actor"),
-                correlation_id=vars(e).get("correlation_id"),
-            )
-            for e in self.repository.event_store.get(order_id)
-        ]
+        entries = self.store.history(order_id)
         if not entries:
             raise OrderNotFound(order_id)
         return entries
@@ -141,7 +72,7 @@ class OrderService(Application[UUID]):
             return ImportResult(existing, created=False)
         order = Order.import_(**fields)
         try:
-            self.save(order)
+            self.store.save(order)
         except IntegrityError:
             # Another import of the same order won the race: theirs is the order.
             return ImportResult(self.get_order(order.id), created=False)
@@ -158,7 +89,7 @@ class OrderService(Application[UUID]):
         batch = [dict(fields) for fields in batch]
         orders = [Order.import_(**fields) for fields in batch]
         try:
-            self.save(*orders)
+            self.store.save(*orders)
         except IntegrityError:
             return [self.import_order(**fields) for fields in batch]
         return [ImportResult(order, created=True) for order in orders]
@@ -170,7 +101,7 @@ class OrderService(Application[UUID]):
         order_id: UUID,
         *,
         expected_version: int | None = None,
-        receipt: Receipt = None,
+        idempotency: IdempotencyClaim | None = None,
         origin: str = "merchant",
         at: datetime | None = None,
         refused_lines: list[str] | None = None,
@@ -179,7 +110,7 @@ class OrderService(Application[UUID]):
             order_id,
             expected_version,
             lambda o: o.accept(at=at or self.clock(), origin=origin, refused_lines=refused_lines),
-            receipt,
+            idempotency,
         )
 
     def refuse(
@@ -188,11 +119,11 @@ class OrderService(Application[UUID]):
         *,
         reason: str,
         expected_version: int | None = None,
-        receipt: Receipt = None,
+        idempotency: IdempotencyClaim | None = None,
         origin: str = "merchant",
     ) -> Order:
         return self._change(
-            order_id, expected_version, lambda o: o.refuse(reason=reason, origin=origin), receipt
+            order_id, expected_version, lambda o: o.refuse(reason=reason, origin=origin), idempotency
         )
 
     def ship(
@@ -203,7 +134,7 @@ class OrderService(Application[UUID]):
         carrier: str,
         tracking_url: str | None = None,
         expected_version: int | None = None,
-        receipt: Receipt = None,
+        idempotency: IdempotencyClaim | None = None,
         origin: str = "merchant",
         at: datetime | None = None,
     ) -> Order:
@@ -217,7 +148,7 @@ class OrderService(Application[UUID]):
                 at=at or self.clock(),
                 origin=origin,
             ),
-            receipt,
+            idempotency,
         )
 
     def cancel(
@@ -227,7 +158,7 @@ class OrderService(Application[UUID]):
         reason: str,
         lines: list[tuple[str, int]] | None = None,
         expected_version: int | None = None,
-        receipt: Receipt = None,
+        idempotency: IdempotencyClaim | None = None,
         origin: str = "merchant",
         at: datetime | None = None,
     ) -> Order:
@@ -238,7 +169,7 @@ class OrderService(Application[UUID]):
             lambda o: o.cancel(
                 lines=quantities, reason=reason, at=at or self.clock(), origin=origin
             ),
-            receipt,
+            idempotency,
         )
 
     def request_refund(
@@ -249,7 +180,7 @@ class OrderService(Application[UUID]):
         refund_shipping: bool,
         lines: list[tuple[str, int]] | None = None,
         expected_version: int | None = None,
-        receipt: Receipt = None,
+        idempotency: IdempotencyClaim | None = None,
     ) -> Order:
         quantities = _line_quantities(lines)
         return self._change(
@@ -258,7 +189,7 @@ class OrderService(Application[UUID]):
             lambda o: o.request_refund(
                 lines=quantities, refund_shipping=refund_shipping, reason=reason, at=self.clock()
             ),
-            receipt,
+            idempotency,
         )
 
     # ---------------------------------------------------------------- marketplace transitions
@@ -319,16 +250,15 @@ class OrderService(Application[UUID]):
         order_id: UUID,
         expected_version: int | None,
         command: Callable[[Order], Any],
-        receipt: Receipt = None,
+        idempotency: IdempotencyClaim | None = None,
     ) -> Order:
         order = self.get_order(order_id)
         if expected_version is not None and expected_version != order.version:
             raise VersionConflict(expected_version, order.version)
         version_before = order.version
         command(order)
-        extra = {"idempotency": receipt(order)} if receipt is not None else {}
         try:
-            self.save(order, **extra)
+            self.store.save_command(order, idempotency)
         except IntegrityError:
             # Someone else wrote the next version first: the caller must re-read and retry.
             raise VersionConflict(expected_version or version_before, None) from None
@@ -341,8 +271,4 @@ def _line_quantities(lines: list[tuple[str, int]] | None) -> list[LineQuantity] 
     return [LineQuantity(line_id, quantity) for line_id, quantity in lines]
 
 
-def open_service(settings: Settings, *, clock: Clock = utc_now) -> OrderService:
-    return OrderService(env=persistence_env(settings), clock=clock)
-
-
-__all__ = ["HistoryEntry", "ImportResult", "OrderService", "open_service"]
+__all__ = ["ImportResult", "OrderService"]

@@ -17,15 +17,9 @@ from typing import Any
 import httpx
 import pytest
 
-from app.adapters.laredoute import (
-    CancelLine,
-    MiraklClient,
-    RefundLine,
-    UpstreamRefused,
-    parse_order,
-    view_order,
-)
-from app.domain.order import OrderStatus, RefundStatus
+from app.adapters.laredoute import MiraklClient, parse_order, view_order
+from app.domain.order import Delivery, OrderStatus, RefundStatus
+from app.ports.marketplace import CancelLine, RefundLine, UpstreamRefused
 from tests.contract.spec import ContractError, validate_request, validate_response
 
 API_KEY = "sandbox-laredoute-key"
@@ -273,7 +267,7 @@ def test_get_order_is_a_valid_or11_and_its_answer_maps() -> None:
     assert [r.status for r in view.refunds] == [RefundStatus.REFUND_REFUSED, RefundStatus.REFUNDING]
     assert view.lines[0].canceled_quantity == 1
     fields = parse_order(raw, "laredoute")
-    assert fields["delivery"]["relay_name"] == "Tabac de la Gare"
+    assert fields["delivery"].relay_name == "Tabac de la Gare"
     assert fields["shipping_price"] == Decimal("4.9")
 
 
@@ -283,9 +277,9 @@ def test_a_new_order_from_or11_parses_into_import_fields() -> None:
     (raw,) = client.list_orders(states=["WAITING_ACCEPTANCE"]).orders
 
     fields = parse_order(raw, "laredoute")
-    assert fields["lines"][0]["ean"] == "3600000000017"
-    assert fields["lines"][0]["unit_price"] == Decimal("29.99")
-    assert fields["delivery"] == {"mode": "home"}
+    assert fields["lines"][0].ean == "3600000000017"
+    assert fields["lines"][0].unit_price == Decimal("29.99")
+    assert fields["delivery"] == Delivery.home()
 
 
 @pytest.mark.xfail(

@@ -16,11 +16,11 @@ import httpx
 from pydantic import SecretStr
 
 from app.adapters.db import open_database
-from app.adapters.laredoute.actions import DeliveryRound
-from app.adapters.laredoute.sync import ImportRun
-from app.adapters.laredoute.sync_store import Action
-from app.adapters.laredoute.worker import build_sync
-from app.application import open_service
+from app.application.action_delivery import DeliveryRound
+from app.application.order_import import ImportRun
+from app.ports.stores import Action
+from app.bootstrap import build_sync
+from app.bootstrap import open_service
 from app.config import Settings
 from app.domain.order import Order
 from app.projections.marketplace_actions import MarketplaceActionsProjection

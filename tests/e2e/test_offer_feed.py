@@ -13,10 +13,12 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from app.adapters.laredoute import offer_feed
-from app.adapters.laredoute.offer_feed import NothingToSend, OfferFeed
+from app.adapters.laredoute import marketplace as laredoute_marketplace
+from app.application import offer_feed
+from app.application.offer_feed import NothingToSend, OfferFeed
 from app.domain.offer import ean_is_valid
-from app.offers import OfferCatalog, OfferNotFound
+from app.bootstrap import offer_service
+from app.domain.errors import OfferNotFound
 from app.projections.offers import OfferQueries, OfferRow, OffersProjection
 from app.projections.runner import ProjectionRunner
 from tests.e2e.harness import Harness
@@ -54,7 +56,7 @@ class Offers:
 
     def __init__(self, market: Harness) -> None:
         self.market = market
-        self.catalog = OfferCatalog(market.service, market.db)
+        self.catalog = offer_service(market.service.store, market.db)
         self.queries = OfferQueries(market.db)
         self.projection = ProjectionRunner(market.db, OffersProjection(market.db.dialect))
         self.feed: OfferFeed = market.sync.feeds[CHANNEL]
@@ -327,7 +329,7 @@ def test_an_of01_answer_lost_after_the_import_is_sent_again(offers: Offers) -> N
 def test_a_failed_import_puts_its_offers_back_to_pending(
         offers: Offers, monkeypatch: pytest.MonkeyPatch) -> None:
     offers.load(source("A", 1), source("B", 2))
-    monkeypatch.setattr(offer_feed, "build_offer_file",
+    monkeypatch.setattr(laredoute_marketplace, "build_offer_file",
                         lambda rows, today: b"sku;colour\nA;red\n")
     sent = offers.round()
     monkeypatch.undo()

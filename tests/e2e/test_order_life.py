@@ -14,7 +14,7 @@ from pydantic import SecretStr
 from structlog.testing import capture_logs
 
 from app.adapters.laredoute.client import MiraklClient
-from app.adapters.laredoute.errors import UpstreamRefused
+from app.ports.marketplace import UpstreamRefused
 from app.domain.order import OrderStatus, RefundStatus
 from app.logs import configure_logging
 from tests.e2e.harness import LABRANDBOUTIQUE_KEY, LAREDOUTE_KEY, Harness
@@ -283,7 +283,7 @@ def test_the_sync_jobs_record_themselves_as_the_actor_of_their_events(market: Ha
 def test_auto_accept_refuses_the_lines_whose_offer_has_no_stock(
     market: Harness, synced_settings,
 ) -> None:
-    from app.offers import OfferCatalog
+    from app.bootstrap import offer_service
     from app.projections.offers import OffersProjection
     from app.projections.runner import ProjectionRunner
     from tests.e2e.harness import Harness as _Harness
@@ -296,7 +296,7 @@ def test_auto_accept_refuses_the_lines_whose_offer_has_no_stock(
         out, kept = lines[0]["offer_sku"], lines[1]["offer_sku"]
         assert out != kept
         gone = auto.raw(empty)["order_lines"][0]["offer_sku"]
-        catalog = OfferCatalog(auto.service, auto.db)
+        catalog = offer_service(auto.service.store, auto.db)
         for sku, quantity in ((out, 0), (kept, 4), (gone, 0)):
             catalog.put("laredoute", sku, {"ean": "4006381333931", "price": "10.00",
                                            "quantity": quantity, "delivery_fee": "4.90"})

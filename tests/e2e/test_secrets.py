@@ -23,7 +23,7 @@ from pydantic import SecretStr
 
 from app.adapters.db import open_database
 from app.adapters.laredoute.client import MiraklClient
-from app.adapters.laredoute.errors import MiraklError, UpstreamRefused, UpstreamUnavailable
+from app.ports.marketplace import MarketplaceError, UpstreamRefused, UpstreamUnavailable
 from app.api.app import create_app
 from app.config import Settings
 from app.logs import configure_logging
@@ -311,12 +311,12 @@ def _every_read(api: Recorder) -> None:
     api.get("/v1/orders", headers={"Authorization": f"Bearer {PLANTED}"}, expect=401)
 
 
-def _client_errors(sandbox_url: str) -> list[MiraklError]:
+def _client_errors(sandbox_url: str) -> list[MarketplaceError]:
     """The client's own errors, with a key the marketplace echoes back or never receives."""
-    raised: list[MiraklError] = []
+    raised: list[MarketplaceError] = []
 
     def attempt(client: MiraklClient, call: Any) -> None:
-        with client, pytest.raises(MiraklError) as caught:
+        with client, pytest.raises(MarketplaceError) as caught:
             call(client)
         raised.append(caught.value)
 

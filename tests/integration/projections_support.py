@@ -12,17 +12,17 @@ import sys
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from typing import Any
 from uuid import UUID
 
 from app.adapters.db import PostgresDatabase, SQLiteDatabase, Transaction, open_database
-from app.application import OrderService
+from app.application.orders import OrderService
 from app.projections.order_tabs import OrderTabsProjection
 from app.projections.log import ProjectedEvent
 from app.projections.rebuild import rebuild
 from app.projections.runner import ProjectionRunner
-from tests.support import order_fields
+from tests.support import at, order_fields
 
 Database = SQLiteDatabase | PostgresDatabase
 
@@ -66,7 +66,7 @@ def position_row(db: Database, name: str = "order_tabs") -> dict[str, Any]:
 
 
 def head(service: OrderService) -> int:
-    return service.recorder.max_notification_id() or 0
+    return service.store.recorder.max_notification_id() or 0
 
 
 def rebuilt_rows(db: Database, *, batch_size: int = 5000) -> list[tuple[Any, ...]]:
@@ -88,11 +88,11 @@ class History:
         self.expected[order_id] = status
 
 
-OLD = datetime(2026, 11, 20, 7, 0, tzinfo=UTC)  # its 72 hours are over on the test clock
+OLD = at(days=-6, hours=-2)  # its 72 hours are over on the test clock
 
 
 def _fields(marketplace_order_id: str, index: int, **overrides: Any) -> dict[str, Any]:
-    created = datetime(2026, 11, 26, 8, 30, tzinfo=UTC) - timedelta(minutes=7 * index)
+    created = at(minutes=-30 - 7 * index)
     when = overrides.pop("created_at", created)
     return order_fields(marketplace_order_id, created_at=when.isoformat(), **overrides)
 
@@ -204,7 +204,7 @@ def import_many(
     service: OrderService, count: int, *, prefix: str = "LR-BULK", chunk: int = 500
 ) -> None:
     """Import `count` simple orders, `chunk` per write (one event each)."""
-    base = datetime(2026, 11, 25, 0, 0, tzinfo=UTC)
+    base = at(hours=-33)
     for start in range(0, count, chunk):
         service.import_orders(
             [
@@ -305,7 +305,7 @@ def applied_positions(db: Database, name: str) -> list[tuple[int, str]]:
 
 
 def _stalling_worker(database_url: str, stall_on: int, batch_size: int) -> None:
-    from app.application import open_service
+    from app.bootstrap import open_service
     from app.config import Settings
     from app.logs import configure_logging
 

@@ -441,7 +441,7 @@ def test_an_upload_tells_where_its_events_are_in_the_log(client, app) -> None:
     response = bulk(client, GUIDE_CSV)
     position = int(response.headers["x-event-position"])
     assert position > int(first.headers["x-event-position"])
-    assert position == app.state.service.recorder.max_notification_id()
+    assert position == app.state.service.store.recorder.max_notification_id()
 
 
 def test_a_csv_with_our_columns_and_commas(client) -> None:

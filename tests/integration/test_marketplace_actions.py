@@ -4,8 +4,8 @@ change that came from the marketplace, never two for one event."""
 from __future__ import annotations
 
 from app.adapters.db import PostgresDatabase, SQLiteDatabase
-from app.adapters.laredoute.sync_store import SyncStore
-from app.application import OrderService
+from app.adapters.sync_store import SyncStore
+from app.application.orders import OrderService
 from app.projections.marketplace_actions import MarketplaceActionsProjection
 from app.projections.rebuild import rebuild
 from app.projections.runner import ProjectionRunner

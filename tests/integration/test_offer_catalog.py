@@ -9,10 +9,11 @@ from typing import Any
 import pytest
 
 from app.adapters.recorders import EVENTS_TABLE
-from app.application import OrderService
+from app.application.orders import OrderService
 from app.domain.errors import OfferNotFound, VersionConflict
 from app.domain.offer import Offer, offer_id_for
-from app.offers import BulkResult, OfferCatalog
+from app.application.offers import BulkResult, OfferService
+from app.bootstrap import offer_service
 from app.projections.offers import OfferQueries, OffersProjection
 from app.projections.runner import ProjectionRunner
 from tests.integration.projections_support import Database
@@ -44,8 +45,8 @@ def source(count: int, start: int = 1) -> list[dict[str, Any]]:
 
 
 @pytest.fixture
-def catalog(service: OrderService, db: Database) -> OfferCatalog:
-    return OfferCatalog(service, db)
+def catalog(service: OrderService, db: Database) -> OfferService:
+    return offer_service(service.store, db)
 
 
 def event_count(db: Database) -> int:
@@ -71,7 +72,7 @@ def state(offer: Offer) -> tuple[Any, ...]:
 
 
 def test_the_same_source_twice_changes_nothing_the_second_time(
-    catalog: OfferCatalog, db: Database
+    catalog: OfferService, db: Database
 ) -> None:
     rows = source(20)
     first = catalog.upsert_many(CHANNEL, rows)
@@ -91,7 +92,7 @@ def test_the_same_source_twice_changes_nothing_the_second_time(
 
 
 def test_the_same_values_written_differently_are_unchanged(
-    catalog: OfferCatalog, db: Database
+    catalog: OfferService, db: Database
 ) -> None:
     catalog.upsert_many(CHANNEL, [source_row(1, price="12.50", crossed_price="")])
     events = event_count(db)
@@ -111,7 +112,7 @@ def test_the_same_values_written_differently_are_unchanged(
     ({"delivery_fee": ""}, ["DeliveryTermsChanged", "ValidationChanged"]),
 ])
 def test_a_changed_row_gives_exactly_its_event(
-    catalog: OfferCatalog, service: OrderService, db: Database, change: dict[str, Any],
+    catalog: OfferService, service: OrderService, db: Database, change: dict[str, Any],
     expected: list[str],
 ) -> None:
     rows = source(5)
@@ -125,13 +126,13 @@ def test_a_changed_row_gives_exactly_its_event(
     assert catalog.get(CHANNEL, rows[2]["sku"]).version == 1 + len(expected)
 
 
-def test_new_rows_are_created_next_to_unchanged_ones(catalog: OfferCatalog) -> None:
+def test_new_rows_are_created_next_to_unchanged_ones(catalog: OfferService) -> None:
     catalog.upsert_many(CHANNEL, source(3))
     result = catalog.upsert_many(CHANNEL, source(5))
     assert (result.created, result.unchanged) == (2, 3)
 
 
-def test_channels_are_separate_catalogues(catalog: OfferCatalog) -> None:
+def test_channels_are_separate_catalogues(catalog: OfferService) -> None:
     catalog.upsert_many(CHANNEL, source(3))
     result = catalog.upsert_many(OTHER, source(3))
     assert result.created == 3
@@ -145,7 +146,7 @@ def test_channels_are_separate_catalogues(catalog: OfferCatalog) -> None:
 
 
 def test_a_full_source_unpublishes_what_it_no_longer_lists(
-    catalog: OfferCatalog, service: OrderService, db: Database
+    catalog: OfferService, service: OrderService, db: Database
 ) -> None:
     catalog.upsert_many(CHANNEL, source(5))
     catalog.unpublish(CHANNEL, "SKU-00005")  # already unpublished: left alone
@@ -174,7 +175,7 @@ def test_a_full_source_unpublishes_what_it_no_longer_lists(
 
 
 def test_a_partial_source_leaves_the_other_offers_alone(
-    catalog: OfferCatalog, db: Database
+    catalog: OfferService, db: Database
 ) -> None:
     catalog.upsert_many(CHANNEL, source(5))
     events = event_count(db)
@@ -184,7 +185,7 @@ def test_a_partial_source_leaves_the_other_offers_alone(
     assert all(catalog.get(CHANNEL, f"SKU-0000{n}").published for n in range(1, 6))
 
 
-def test_an_empty_full_source_unpublishes_everything(catalog: OfferCatalog) -> None:
+def test_an_empty_full_source_unpublishes_everything(catalog: OfferService) -> None:
     catalog.upsert_many(CHANNEL, source(3))
     result = catalog.upsert_many(CHANNEL, [], full=True)
     assert (result.rows, result.unpublished) == (0, 3)
@@ -195,7 +196,7 @@ def test_an_empty_full_source_unpublishes_everything(catalog: OfferCatalog) -> N
 
 
 def test_rows_without_sku_and_repeated_skus_are_rejected_with_their_line(
-    catalog: OfferCatalog, db: Database
+    catalog: OfferService, db: Database
 ) -> None:
     rows = [source_row(1), source_row(2, sku=""), source_row(3), {**source_row(1), "price": "1.00"},
             {k: v for k, v in source_row(4).items() if k != "sku"}, source_row(5, sku="   ")]
@@ -211,7 +212,7 @@ def test_rows_without_sku_and_repeated_skus_are_rejected_with_their_line(
     assert event_count(db) == 2
 
 
-def test_invalid_offers_are_stored_with_their_errors(catalog: OfferCatalog) -> None:
+def test_invalid_offers_are_stored_with_their_errors(catalog: OfferService) -> None:
     rows = [source_row(1), source_row(2, delivery_fee=""), source_row(3, price="abc"),
             source_row(4, ean="4006381333932"), source_row(5, crossed_price="1.00"),
             source_row(6, sku="S" * 33)]
@@ -234,7 +235,7 @@ def test_invalid_offers_are_stored_with_their_errors(catalog: OfferCatalog) -> N
     assert catalog.get(CHANNEL, "SKU-00002").valid
 
 
-def test_an_unreadable_row_uploaded_twice_is_unchanged(catalog: OfferCatalog, db: Database) -> None:
+def test_an_unreadable_row_uploaded_twice_is_unchanged(catalog: OfferService, db: Database) -> None:
     rows = [source_row(1, price="abc", quantity="1.5")]
     assert catalog.upsert_many(CHANNEL, rows).invalid == 1
     events = event_count(db)
@@ -246,7 +247,7 @@ def test_an_unreadable_row_uploaded_twice_is_unchanged(catalog: OfferCatalog, db
 
 
 def test_an_offer_changed_after_an_upload_is_set_back_by_the_same_source(
-    catalog: OfferCatalog, service: OrderService, db: Database
+    catalog: OfferService, service: OrderService, db: Database
 ) -> None:
     rows = source(3)
     catalog.upsert_many(CHANNEL, rows)
@@ -265,7 +266,7 @@ def test_an_offer_changed_after_an_upload_is_set_back_by_the_same_source(
     assert event_count(db) == events
 
 
-def test_a_promotion_is_not_undone_by_the_same_source(catalog: OfferCatalog, db: Database) -> None:
+def test_a_promotion_is_not_undone_by_the_same_source(catalog: OfferService, db: Database) -> None:
     rows = source(2)
     catalog.upsert_many(CHANNEL, rows)
     catalog.set_promotion(CHANNEL, "SKU-00001", price=Decimal("5.00"),
@@ -277,7 +278,7 @@ def test_a_promotion_is_not_undone_by_the_same_source(catalog: OfferCatalog, db:
     assert catalog.get(CHANNEL, "SKU-00001").promotion is not None
 
 
-def test_put_creates_then_needs_the_current_version(catalog: OfferCatalog) -> None:
+def test_put_creates_then_needs_the_current_version(catalog: OfferService) -> None:
     offer, created = catalog.put(CHANNEL, "ONE", source_row(1))
     assert created and offer.version == 1
     with pytest.raises(VersionConflict):
@@ -295,7 +296,7 @@ def test_put_creates_then_needs_the_current_version(catalog: OfferCatalog) -> No
 
 
 def test_load_many_gives_what_the_repository_gives(
-    catalog: OfferCatalog, service: OrderService
+    catalog: OfferService, service: OrderService
 ) -> None:
     catalog.upsert_many(CHANNEL, source(30))
     catalog.upsert_many(CHANNEL, [source_row(n, price="7,50", quantity="0") for n in range(1, 11)])
@@ -314,7 +315,7 @@ def test_load_many_gives_what_the_repository_gives(
 
 
 def test_thousands_of_rows_cross_the_batch_boundaries(
-    catalog: OfferCatalog, service: OrderService, db: Database
+    catalog: OfferService, service: OrderService, db: Database
 ) -> None:
     rows = source(2_600)
     first = catalog.upsert_many(CHANNEL, rows)
@@ -353,7 +354,7 @@ def project(db: Database, service: OrderService) -> None:
 
 
 def test_the_read_model_matches_the_offers(
-    catalog: OfferCatalog, service: OrderService, db: Database
+    catalog: OfferService, service: OrderService, db: Database
 ) -> None:
     rows = source(12)
     rows[3] = source_row(4, delivery_fee="")
@@ -403,7 +404,7 @@ def skus(rows: list[Any]) -> list[str]:
     return [r.sku for r in rows]
 
 
-def test_the_offer_list_filters(catalog: OfferCatalog, service: OrderService, db: Database) -> None:
+def test_the_offer_list_filters(catalog: OfferService, service: OrderService, db: Database) -> None:
     rows = source(10)
     rows[1] = source_row(2, delivery_fee="")
     rows[2] = source_row(3, quantity="0")
@@ -430,7 +431,7 @@ def test_the_offer_list_filters(catalog: OfferCatalog, service: OrderService, db
 
 
 def test_the_offer_list_pages_by_channel_and_sku(
-    catalog: OfferCatalog, service: OrderService, db: Database
+    catalog: OfferService, service: OrderService, db: Database
 ) -> None:
     catalog.upsert_many(CHANNEL, source(7))
     catalog.upsert_many(OTHER, source(3))

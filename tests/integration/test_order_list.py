@@ -8,6 +8,7 @@ import base64
 import json
 import time
 from collections.abc import Iterator
+from datetime import timedelta, timezone
 from typing import Any
 
 import pytest
@@ -15,7 +16,8 @@ from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
 from app.api.app import create_app
-from app.application import OrderService, open_service
+from app.application.orders import OrderService
+from app.bootstrap import open_service
 from app.config import Settings
 from app.projections.runner import ProjectionRunner
 from tests.integration.projections_support import (
@@ -23,7 +25,15 @@ from tests.integration.projections_support import (
     create_applied_table,
     head,
 )
-from tests.support import FakeClock, bearer, order_fields, order_payload
+from tests.support import (
+    CLOCK_START,
+    FakeClock,
+    at,
+    bearer,
+    order_fields,
+    order_payload,
+    utc_text,
+)
 
 PROBLEM_JSON = "application/problem+json"
 
@@ -36,38 +46,40 @@ def lines(*skus: tuple[str, str]) -> list[dict[str, Any]]:
     ]
 
 
+PLUS_ONE = timezone(timedelta(hours=1))
 ZOE = {"firstname": "Zoé", "lastname": "Martin", "email": "zoe.martin@example.fr"}
 
 
 @pytest.fixture
 def shop(app: FastAPI, client: TestClient) -> OrderService:
-    """Eight orders, one or more in each tab, on both channels (the test clock says
-    2026-11-26 09:00 UTC)."""
+    """Eight orders, one or more in each tab, on both channels, created so many hours before
+    the test clock's start (CLOCK_START, 09:00 UTC)."""
     service: OrderService = app.state.service
 
-    def imported(mid: str, created_at: str, **overrides: Any):
+    def imported(mid: str, hours_ago: float, **overrides: Any):
+        created_at = at(hours=-hours_ago).isoformat()
         return service.import_order(**order_fields(mid, created_at=created_at, **overrides)).order
 
-    imported("LR-TUNIC-001", "2026-11-26T08:30:00+00:00")
-    service.accept(imported("LR-TUNIC-002", "2026-11-25T10:00:00+00:00").id)
-    robe = imported("LBB-ROBE-003", "2026-11-24T12:00:00+00:00", channel="labrandboutique",
+    imported("LR-TUNIC-001", 0.5)
+    service.accept(imported("LR-TUNIC-002", 23).id)
+    robe = imported("LBB-ROBE-003", 45, channel="labrandboutique",
                     customer=ZOE, lines=lines(("ROBE-SOIE-40", "3600000000031")))
     service.accept(robe.id)
     service.validate_payment(robe.id)
-    shipped = imported("LR-TUNIC-004", "2026-11-24T03:00:00+00:00")
+    shipped = imported("LR-TUNIC-004", 54)
     service.accept(shipped.id)
     service.validate_payment(shipped.id)
     service.ship(shipped.id, tracking_number="6A12345678901", carrier="Colissimo")
-    service.refuse(imported("LR-TUNIC-005", "2026-11-23T20:00:00+00:00").id, reason="No stock")
-    imported("LR-PROMO-006", "2026-11-24T06:00:00+00:00",
+    service.refuse(imported("LR-TUNIC-005", 61).id, reason="No stock")
+    imported("LR-PROMO-006", 51,
              lines=lines(("PROMO-50%_OFF", "3600000000048")))
-    paid = imported("LBB-ROBE-007", "2026-11-23T18:00:00+00:00", channel="labrandboutique",
+    paid = imported("LBB-ROBE-007", 63, channel="labrandboutique",
                     customer=ZOE)
     service.accept(paid.id)
     service.validate_payment(paid.id)
     service.ship(paid.id, tracking_number="1Z999AA10123456784", carrier="UPS")
     service.mark_paid(paid.id)
-    imported("LR-TUNIC-008", "2026-11-20T07:00:00+00:00")  # its 72 hours are over
+    imported("LR-TUNIC-008", 146)  # its 72 hours are over
     return service
 
 
@@ -127,13 +139,14 @@ FILTERS: list[tuple[dict[str, str], list[str]]] = [
     ({"channel": "laredoute", "tab": "sent"}, ["LR-TUNIC-004"]),
     ({"tab": "new", "status": "TOSHIP"}, []),
     # created_from is inclusive, created_to exclusive; any offset is understood.
-    ({"created_from": "2026-11-24T06:00:00Z"},
+    ({"created_from": utc_text(at(hours=-51))},
      ["LR-TUNIC-001", "LR-TUNIC-002", "LBB-ROBE-003", "LR-PROMO-006"]),
-    ({"created_to": "2026-11-24T06:00:00Z"},
+    ({"created_to": utc_text(at(hours=-51))},
      ["LR-TUNIC-004", "LR-TUNIC-005", "LBB-ROBE-007", "LR-TUNIC-008"]),
-    ({"created_from": "2026-11-24T13:00:00+01:00", "created_to": "2026-11-25T11:00:00+01:00"},
+    ({"created_from": at(hours=-45).astimezone(PLUS_ONE).isoformat(),
+      "created_to": at(hours=-23).astimezone(PLUS_ONE).isoformat()},
      ["LBB-ROBE-003"]),
-    ({"created_from": "2026-11-23T20:00:00Z", "created_to": "2026-11-23T20:00:00Z"}, []),
+    ({"created_from": utc_text(at(hours=-61)), "created_to": utc_text(at(hours=-61))}, []),
     # q: marketplace id, customer, SKU or EAN, whatever the case.
     ({"q": "durand"}, ["LR-TUNIC-001", "LR-TUNIC-002", "LR-PROMO-006", "LR-TUNIC-004",
                        "LR-TUNIC-005", "LR-TUNIC-008"]),
@@ -148,7 +161,8 @@ FILTERS: list[tuple[dict[str, str], list[str]]] = [
     ({"q": "%"}, ["LR-PROMO-006"]),
     ({"q": "_"}, ["LR-PROMO-006"]),
     ({"q": "tunic_"}, []),
-    ({"tab": "new", "channel": "laredoute", "q": "tunic", "created_from": "2026-11-25T00:00:00Z"},
+    ({"tab": "new", "channel": "laredoute", "q": "tunic",
+      "created_from": utc_text(at(hours=-33))},
      ["LR-TUNIC-001", "LR-TUNIC-002"]),
 ]
 
@@ -181,11 +195,11 @@ def test_an_order_in_the_list_carries_its_totals_tracking_and_version(
         "order_total": "79.88",
         "refunded_amount": "0.00",
         "line_count": 2,
-        "created_at": "2026-11-24T03:00:00Z",
-        "acceptance_deadline": "2026-11-27T03:00:00Z",
+        "created_at": utc_text(at(hours=-54)),
+        "acceptance_deadline": utc_text(at(hours=18)),
         "time_left_to_accept_seconds": None,
         "deadline_near": False,
-        "shipped_at": "2026-11-26T09:00:00Z",
+        "shipped_at": utc_text(CLOCK_START),
         "tracking": {
             "carrier": "Colissimo",
             "tracking_number": "6A12345678901",
@@ -203,10 +217,10 @@ def test_the_new_tab_shows_the_time_left_to_accept_each_created_order(
     left = {item["marketplace_order_id"]: item["time_left_to_accept_seconds"]
             for item in listed(client, shop, tab="new")["items"]}
     assert left == {
-        "LR-TUNIC-001": 71 * 3600 + 1800,  # created 08:30, deadline 29 Nov 08:30
+        "LR-TUNIC-001": 71 * 3600 + 1800,  # created half an hour ago
         "LR-TUNIC-002": None,  # accepted
-        "LR-PROMO-006": 21 * 3600,  # deadline 27 Nov 06:00
-        "LR-TUNIC-008": 0,  # deadline passed on 23 Nov
+        "LR-PROMO-006": 21 * 3600,  # created 51 hours ago
+        "LR-TUNIC-008": 0,  # its deadline passed three days ago
     }
     clock.advance(hours=20, minutes=30)
     left = {item["marketplace_order_id"]: item["time_left_to_accept_seconds"]
@@ -322,14 +336,14 @@ def test_paging_while_orders_arrive_shows_each_earlier_order_exactly_once(
     first = [f"LR-PAGE-{i:03d}" for i in range(22)]
     for i, mid in enumerate(first):
         # Three orders per instant, so that the order id breaks the ties.
-        created = f"2026-11-26T{8 - i // 3:02d}:00:00+00:00"
+        created = at(hours=-1 - i // 3).isoformat()
         response = client.post("/v1/orders", json=order_payload(mid, created_at=created))
         assert response.status_code == 201, response.text
 
     def insert(page_number: int, items: list[dict[str, Any]]) -> None:
         last = items[-1]["created_at"].replace("Z", "+00:00")
-        for n, created in enumerate(("2026-11-26T08:59:00+00:00", "2026-11-19T00:00:00+00:00",
-                                     last)):
+        earlier = (at(minutes=-1).isoformat(), at(days=-7, hours=-9).isoformat(), last)
+        for n, created in enumerate(earlier):
             response = client.post(
                 "/v1/orders",
                 json=order_payload(f"LR-PAGE-NEW-{page_number}-{n}", created_at=created),

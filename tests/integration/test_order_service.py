@@ -7,7 +7,8 @@ from decimal import Decimal
 
 import pytest
 
-from app.application import OrderService, open_service
+from app.application.orders import OrderService
+from app.bootstrap import open_service
 from app.domain.errors import InvalidStatus, OrderNotFound, VersionConflict
 from app.domain.order import OrderStatus, order_id_for
 from tests.support import FakeClock, order_fields

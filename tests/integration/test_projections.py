@@ -16,10 +16,16 @@ from pathlib import Path
 import pytest
 
 from app.adapters.db import open_database
-from app.application import OrderService, open_service
+from app.application.orders import OrderService
+from app.bootstrap import open_service
 from app.config import Settings
-from app.domain.order import TAB_OF_STATUS
-from app.projections.order_tabs import OrderFilters, OrderTabsProjection, OrderTabsQueries, cents
+from app.projections.order_tabs import (
+    TAB_OF_STATUS,
+    OrderFilters,
+    OrderTabsProjection,
+    OrderTabsQueries,
+    cents,
+)
 from app.projections.rebuild import rebuild
 from app.projections.runner import ProjectionFailed, ProjectionRunner
 from tests.integration.projections_support import (
@@ -47,7 +53,7 @@ def order_tabs_runner(db: Database, batch_size: int) -> ProjectionRunner:
 
 def log_positions(service: OrderService) -> list[int]:
     """The log's positions as the event store library reads them."""
-    notifications = service.recorder.select_notifications(
+    notifications = service.store.recorder.select_notifications(
         start=0, limit=1_000_000, inclusive_of_start=False
     )
     return [notification.id for notification in notifications]

@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from app.application import OrderService
+from app.application.orders import OrderService
 from app.config import Settings
 from app.domain.order import order_id_for
 from app.projections.order_tabs import OrderTabsProjection, OrderTabsQueries

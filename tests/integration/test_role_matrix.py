@@ -17,8 +17,8 @@ import pytest
 from fastapi.testclient import TestClient
 
 from app.adapters.db import open_database
-from app.application import OrderService
-from app.offers import OfferCatalog
+from app.application.orders import OrderService
+from app.bootstrap import offer_service
 from app.config import Settings
 from tests.support import bearer, make_api_key, order_fields, order_payload
 
@@ -141,7 +141,7 @@ def _ids(service: OrderService, settings: Settings) -> dict[str, str]:
     service.accept(order.id)
     db = open_database(settings)
     try:
-        OfferCatalog(service, db).put("laredoute", "TUNIC-38", {
+        offer_service(service.store, db).put("laredoute", "TUNIC-38", {
             "ean": "4006381333931", "price": "29.99", "quantity": 3, "delivery_fee": "4.90"})
     finally:
         db.close()

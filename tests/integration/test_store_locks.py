@@ -9,7 +9,7 @@ import time
 import psycopg
 import pytest
 
-from app.application import open_service
+from app.bootstrap import open_service
 from app.config import Settings
 from app.domain.errors import VersionConflict
 from eventsourcing.persistence import OperationalError

@@ -16,9 +16,9 @@ import structlog
 from pydantic import SecretStr
 from structlog.testing import capture_logs
 
-from app.adapters.laredoute import (
+from app.adapters.laredoute import MiraklClient
+from app.ports.marketplace import (
     CancelLine,
-    MiraklClient,
     OrdersPage,
     RefundLine,
     UpstreamRefused,

@@ -14,15 +14,22 @@ import structlog
 from structlog.testing import capture_logs
 
 from app.adapters.laredoute import (
-    MarketplaceShipping,
-    UnparsableOrder,
     is_known_order_state,
     order_status,
     parse_order,
     refund_status,
     view_order,
 )
-from app.domain.order import Order, OrderStatus, RefundStatus
+from app.domain.order import (
+    Address,
+    Customer,
+    Delivery,
+    NewLine,
+    Order,
+    OrderStatus,
+    RefundStatus,
+)
+from app.ports.marketplace import MarketplaceShipping, UnparsableOrder
 
 ORDER_ID = "LR-20261126-A"
 
@@ -193,36 +200,36 @@ def test_a_home_order_gives_exactly_the_import_fields() -> None:
         "channel": "laredoute",
         "marketplace_order_id": ORDER_ID,
         "created_at": datetime(2026, 11, 26, 8, 30, tzinfo=UTC),
-        "customer": {
-            "firstname": "Amélie",
-            "lastname": "Durand",
-            "email": "amelie.durand@example.fr",
-        },
-        "shipping_address": {
-            "street": "12 rue de la Gare",
-            "zip_code": "59100",
-            "city": "Roubaix",
-            "country": "FR",
-        },
-        "delivery": {"mode": "home"},
+        "customer": Customer(
+            firstname="Amélie",
+            lastname="Durand",
+            email="amelie.durand@example.fr",
+        ),
+        "shipping_address": Address(
+            street="12 rue de la Gare",
+            zip_code="59100",
+            city="Roubaix",
+            country="FR",
+        ),
+        "delivery": Delivery.home(),
         "shipping_price": Decimal("4.90"),
         "lines": [
-            {
-                "line_id": f"{ORDER_ID}-1",
-                "sku": "TUNIC-LIN-38",
-                "ean": "3600000000017",
-                "title": "Tunique en lin",
-                "quantity": 2,
-                "unit_price": Decimal("29.99"),
-            },
-            {
-                "line_id": f"{ORDER_ID}-2",
-                "sku": "SCARF-SILK",
-                "ean": "3600000000024",
-                "title": "Foulard en soie",
-                "quantity": 1,
-                "unit_price": Decimal("15.00"),
-            },
+            NewLine(
+                line_id=f"{ORDER_ID}-1",
+                sku="TUNIC-LIN-38",
+                ean="3600000000017",
+                title="Tunique en lin",
+                quantity=2,
+                unit_price=Decimal("29.99"),
+            ),
+            NewLine(
+                line_id=f"{ORDER_ID}-2",
+                sku="SCARF-SILK",
+                ean="3600000000024",
+                title="Foulard en soie",
+                quantity=1,
+                unit_price=Decimal("15.00"),
+            ),
         ],
     }
 
@@ -238,27 +245,26 @@ def test_the_parsed_fields_import_into_an_order() -> None:
 def test_a_relay_order_names_the_relay_from_the_shipping_address() -> None:
     fields = parse_order(relay_order(), "laredoute")
 
-    assert fields["delivery"] == {
-        "mode": "relay",
-        "relay_id": "PUDO-59100-0042",
-        "relay_name": "Tabac de la Gare",
-        "relay_address": "3 place de la Liberté, 59100 Roubaix",
-    }
-    assert fields["shipping_address"]["street"] == "3 place de la Liberté"
+    assert fields["delivery"] == Delivery.relay(
+        relay_id="PUDO-59100-0042",
+        relay_name="Tabac de la Gare",
+        relay_address="3 place de la Liberté, 59100 Roubaix",
+    )
+    assert fields["shipping_address"].street == "3 place de la Liberté"
 
 
 def test_a_pickup_point_id_makes_a_relay_delivery_whatever_the_shipping_type() -> None:
     order = relay_order()
     order["shipping_type_code"] = "PICKUP_POINT"
 
-    assert parse_order(order, "laredoute")["delivery"]["mode"] == "relay"
+    assert parse_order(order, "laredoute")["delivery"].mode == "relay"
 
 
 def test_the_second_street_line_is_kept() -> None:
     order = mirakl_order()
     order["customer"]["shipping_address"]["street_2"] = "Bâtiment B"
 
-    assert parse_order(order, "laredoute")["shipping_address"]["street"] == (
+    assert parse_order(order, "laredoute")["shipping_address"].street == (
         "12 rue de la Gare, Bâtiment B"
     )
 
@@ -267,7 +273,7 @@ def test_the_product_sku_stands_in_for_a_missing_ean() -> None:
     order = mirakl_order()
     order["order_lines"][0]["order_line_additional_fields"] = []
 
-    assert parse_order(order, "laredoute")["lines"][0]["ean"] == "PRD-TUNIC-LIN"
+    assert parse_order(order, "laredoute")["lines"][0].ean == "PRD-TUNIC-LIN"
 
 
 def test_float_money_is_read_through_its_text_not_its_binary_value() -> None:
@@ -277,7 +283,7 @@ def test_float_money_is_read_through_its_text_not_its_binary_value() -> None:
     fields = parse_order(order, "laredoute")
 
     assert fields["shipping_price"] == Decimal("4.9")
-    assert fields["lines"][0]["unit_price"] == Decimal("29.99")
+    assert fields["lines"][0].unit_price == Decimal("29.99")
 
 
 def test_a_date_with_an_offset_keeps_it() -> None:
@@ -406,7 +412,7 @@ def test_a_document_that_is_not_an_object_is_unparsable() -> None:
 def test_a_two_letter_country_code_is_taken_as_is() -> None:
     order = _with("customer.shipping_address.country_iso_code", "be")
 
-    assert parse_order(order, "laredoute")["shipping_address"]["country"] == "BE"
+    assert parse_order(order, "laredoute")["shipping_address"].country == "BE"
 
 
 def test_an_unknown_channel_is_refused() -> None:

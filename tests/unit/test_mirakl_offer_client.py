@@ -8,7 +8,7 @@ from email.parser import BytesParser
 import httpx
 import pytest
 
-from app.adapters.laredoute import UpstreamRefused, UpstreamUnavailable
+from app.ports.marketplace import UpstreamRefused, UpstreamUnavailable
 from tests.contract.spec import validate_request
 from tests.unit.test_mirakl_client import API_KEY, SHOP_ID, Marketplace, make_client
 

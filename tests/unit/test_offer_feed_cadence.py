@@ -7,7 +7,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from app.adapters.laredoute.offer_feed import feed_cadence
+from app.application.offer_feed import feed_cadence
 
 PARIS = ZoneInfo("Europe/Paris")
 

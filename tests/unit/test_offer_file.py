@@ -9,7 +9,7 @@ from decimal import Decimal
 from typing import Any
 from uuid import uuid4
 
-from app.adapters.laredoute.offer_feed import COLUMNS, build_offer_file, parse_error_report
+from app.adapters.laredoute.offer_files import COLUMNS, build_offer_file, parse_error_report
 from app.domain.offer import Offer, read_fields
 from app.projections.offers import OfferRow
 

@@ -21,7 +21,6 @@ import math
 import random as _random
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
@@ -31,7 +30,14 @@ import httpx
 import structlog
 from pydantic import SecretStr
 
-from app.adapters.laredoute.errors import MiraklError, UpstreamRefused, UpstreamUnavailable
+from app.ports.marketplace import (
+    CancelLine,
+    MarketplaceError,
+    OrdersPage,
+    RefundLine,
+    UpstreamRefused,
+    UpstreamUnavailable,
+)
 
 log = structlog.get_logger(__name__)
 
@@ -61,37 +67,6 @@ _NOT_SENT_ERRORS: tuple[type[Exception], ...] = (
     httpx.UnsupportedProtocol,
     httpx.LocalProtocolError,
 )
-
-
-@dataclass(frozen=True)
-class OrdersPage:
-    """One OR11 page: `offset` is where it starts in the whole result of `total_count` orders."""
-
-    orders: list[dict[str, Any]]
-    total_count: int
-    offset: int
-
-
-@dataclass(frozen=True)
-class RefundLine:
-    """One line of an OR28 refund request; amounts in euros, to the cent."""
-
-    order_line_id: str
-    amount: Decimal
-    shipping_amount: Decimal
-    quantity: int
-    reason_code: str
-
-
-@dataclass(frozen=True)
-class CancelLine:
-    """One line of an OR30 cancelation; amounts in euros, to the cent."""
-
-    order_line_id: str
-    quantity: int
-    amount: Decimal
-    shipping_amount: Decimal
-    reason_code: str
 
 
 class MiraklClient:
@@ -406,7 +381,7 @@ class MiraklClient:
         attempt = 0
         while True:
             attempt += 1
-            error: MiraklError
+            error: MarketplaceError
             retryable: bool
             try:
                 response = self._send(operation, request, attempt)
@@ -449,7 +424,7 @@ class MiraklClient:
         return response
 
     def _wait_before_retry(
-        self, operation: str, method: str, attempt: int, error: MiraklError
+        self, operation: str, method: str, attempt: int, error: MarketplaceError
     ) -> None:
         retry_after = getattr(error, "retry_after", None)
         if retry_after is not None:
@@ -479,7 +454,7 @@ class MiraklClient:
 
     def _error_for(
         self, operation: str, response: httpx.Response, *, is_write: bool
-    ) -> MiraklError:
+    ) -> MarketplaceError:
         status = response.status_code
         if 400 <= status < 500 and status != 429:
             code, message = self._error_body(response)

@@ -15,14 +15,29 @@ Field names in errors are Mirakl's own (`order_lines[1].price_unit`): that is wh
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
 import structlog
 
-from app.domain.order import Channel, DeliveryMode, OrderStatus, RefundStatus
+from app.domain.order import (
+    Address,
+    Channel,
+    Customer,
+    Delivery,
+    NewLine,
+    OrderStatus,
+    RefundStatus,
+)
+from app.ports.marketplace import (
+    MarketplaceCancelation,
+    MarketplaceLine,
+    MarketplaceOrder,
+    MarketplaceRefund,
+    MarketplaceShipping,
+    UnparsableOrder,
+)
 
 log = structlog.get_logger(__name__)
 
@@ -62,15 +77,6 @@ _ALPHA2_OF_ALPHA3 = {
 }  # fmt: skip
 
 
-class UnparsableOrder(ValueError):
-    """A marketplace order we cannot import: `field` is the Mirakl field, `reason` what is wrong."""
-
-    def __init__(self, field: str, reason: str) -> None:
-        self.field = field
-        self.reason = reason
-        super().__init__(f"{field}: {reason}")
-
-
 # -------------------------------------------------------------------- states
 
 
@@ -107,11 +113,11 @@ def parse_order(raw: Mapping[str, Any], channel: str) -> dict[str, Any]:
         "channel": channel,
         "marketplace_order_id": _text(raw, "order_id", "order_id"),
         "created_at": _datetime(raw, "created_date", "created_date"),
-        "customer": {
-            "firstname": _text(customer, "firstname", "customer.firstname"),
-            "lastname": _text(customer, "lastname", "customer.lastname"),
-            "email": _text(raw, "customer_notification_email", "customer_notification_email"),
-        },
+        "customer": Customer(
+            firstname=_text(customer, "firstname", "customer.firstname"),
+            lastname=_text(customer, "lastname", "customer.lastname"),
+            email=_text(raw, "customer_notification_email", "customer_notification_email"),
+        ),
         "shipping_address": _address(address, "customer.shipping_address"),
         "delivery": _delivery(raw, address),
         "shipping_price": _amount(raw, "shipping_price", "shipping_price"),
@@ -122,17 +128,17 @@ def parse_order(raw: Mapping[str, Any], channel: str) -> dict[str, Any]:
     }
 
 
-def _address(address: Mapping[str, Any], where: str) -> dict[str, str]:
+def _address(address: Mapping[str, Any], where: str) -> Address:
     streets = [_text(address, "street_1", f"{where}.street_1")]
     street_2 = _optional_text(address, "street_2", f"{where}.street_2")
     if street_2:
         streets.append(street_2)
-    return {
-        "street": ", ".join(streets),
-        "zip_code": _text(address, "zip_code", f"{where}.zip_code"),
-        "city": _text(address, "city", f"{where}.city"),
-        "country": _country(address, where),
-    }
+    return Address(
+        street=", ".join(streets),
+        zip_code=_text(address, "zip_code", f"{where}.zip_code"),
+        city=_text(address, "city", f"{where}.city"),
+        country=_country(address, where),
+    )
 
 
 def _country(address: Mapping[str, Any], where: str) -> str:
@@ -145,7 +151,7 @@ def _country(address: Mapping[str, Any], where: str) -> str:
     raise UnparsableOrder(field, f"unknown country code {code!r}")
 
 
-def _delivery(raw: Mapping[str, Any], address: Mapping[str, Any]) -> dict[str, str]:
+def _delivery(raw: Mapping[str, Any], address: Mapping[str, Any]) -> Delivery:
     """Home, or a relay point whose name and address Mirakl puts in the shipping address.
 
     A pick-up point id makes it a relay delivery whatever the shipping type says, since the
@@ -154,28 +160,27 @@ def _delivery(raw: Mapping[str, Any], address: Mapping[str, Any]) -> dict[str, s
     shipping_type = _text(raw, "shipping_type_code", "shipping_type_code")
     pudo_id = _optional_text(raw, "shipping_pudo_id", "shipping_pudo_id")
     if shipping_type != "RELAY" and not pudo_id:
-        return {"mode": DeliveryMode.HOME.value}
+        return Delivery.home()
     where = "customer.shipping_address"
     street = _text(address, "street_1", f"{where}.street_1")
     zip_code = _text(address, "zip_code", f"{where}.zip_code")
     city = _text(address, "city", f"{where}.city")
-    return {
-        "mode": DeliveryMode.RELAY.value,
-        "relay_id": _text(raw, "shipping_pudo_id", "shipping_pudo_id"),
-        "relay_name": _text(address, "company", f"{where}.company"),
-        "relay_address": f"{street}, {zip_code} {city}",
-    }
+    return Delivery.relay(
+        relay_id=_text(raw, "shipping_pudo_id", "shipping_pudo_id"),
+        relay_name=_text(address, "company", f"{where}.company"),
+        relay_address=f"{street}, {zip_code} {city}",
+    )
 
 
-def _line(line: Mapping[str, Any], where: str) -> dict[str, Any]:
-    return {
-        "line_id": _text(line, "order_line_id", f"{where}.order_line_id"),
-        "sku": _text(line, "offer_sku", f"{where}.offer_sku"),
-        "ean": _ean(line, where),
-        "title": _text(line, "product_title", f"{where}.product_title"),
-        "quantity": _integer(line, "quantity", f"{where}.quantity"),
-        "unit_price": _amount(line, "price_unit", f"{where}.price_unit"),
-    }
+def _line(line: Mapping[str, Any], where: str) -> NewLine:
+    return NewLine(
+        line_id=_text(line, "order_line_id", f"{where}.order_line_id"),
+        sku=_text(line, "offer_sku", f"{where}.offer_sku"),
+        ean=_ean(line, where),
+        title=_text(line, "product_title", f"{where}.product_title"),
+        quantity=_integer(line, "quantity", f"{where}.quantity"),
+        unit_price=_amount(line, "price_unit", f"{where}.price_unit"),
+    )
 
 
 def _ean(line: Mapping[str, Any], where: str) -> str:
@@ -188,87 +193,6 @@ def _ean(line: Mapping[str, Any], where: str) -> str:
 
 
 # -------------------------------------------------------------------- reconciliation view
-
-
-@dataclass(frozen=True)
-class MarketplaceRefund:
-    """One line's share of a refund; refunds made by one OR28 call share order_refund_id."""
-
-    id: str
-    order_refund_id: str
-    refund_state: str
-    status: RefundStatus | None
-    amount: Decimal
-    shipping_amount: Decimal
-    quantity: int
-    reason_code: str | None
-    refusal_reason: str | None
-    created_at: datetime | None
-
-
-@dataclass(frozen=True)
-class MarketplaceCancelation:
-    id: str
-    quantity: int
-    amount: Decimal
-    shipping_amount: Decimal
-    reason_code: str | None
-
-
-@dataclass(frozen=True)
-class MarketplaceLine:
-    line_id: str
-    state: str
-    quantity: int
-    canceled_quantity: int
-    refunds: tuple[MarketplaceRefund, ...]
-    cancelations: tuple[MarketplaceCancelation, ...] = ()
-
-
-@dataclass(frozen=True)
-class MarketplaceShipping:
-    """The tracking given with OR23; each part None until the marketplace has it."""
-
-    carrier_code: str | None
-    carrier_name: str | None
-    tracking_number: str | None
-    tracking_url: str | None
-
-
-@dataclass(frozen=True)
-class MarketplaceOrder:
-    """What the marketplace says about an order, as much as the sync needs to reconcile ours."""
-
-    order_id: str
-    state: str
-    status: OrderStatus | None
-    reason_code: str | None
-    created_at: datetime
-    last_updated: datetime
-    acceptance_decision_date: datetime | None
-    customer_debited_date: datetime | None
-    shipping: MarketplaceShipping | None
-    lines: tuple[MarketplaceLine, ...]
-
-    @property
-    def state_known(self) -> bool:
-        return is_known_order_state(self.state)
-
-    @property
-    def refunds(self) -> tuple[MarketplaceRefund, ...]:
-        """Every line's refunds, in line order."""
-        return tuple(refund for line in self.lines for refund in line.refunds)
-
-    @property
-    def refunds_by_order_refund_id(self) -> dict[str, tuple[MarketplaceRefund, ...]]:
-        """Refunds grouped by the OR28 call that made them, in the order they first appear."""
-        groups: dict[str, list[MarketplaceRefund]] = {}
-        for refund in self.refunds:
-            groups.setdefault(refund.order_refund_id, []).append(refund)
-        return {key: tuple(group) for key, group in groups.items()}
-
-    def line(self, line_id: str) -> MarketplaceLine | None:
-        return next((line for line in self.lines if line.line_id == line_id), None)
 
 
 def view_order(raw: Mapping[str, Any]) -> MarketplaceOrder:
