@@ -64,15 +64,23 @@ def order_payload(marketplace_order_id: str = "LR-TUNIC-001", **overrides: Any) 
 
 
 def order_fields(marketplace_order_id: str = "LR-TUNIC-001", **overrides: Any) -> dict[str, Any]:
-    """The same order as OrderService.import_order takes it (Decimal money, datetime)."""
+    """The same order as OrderService.import_order takes it (the domain's values, Decimal money,
+    datetime)."""
     from decimal import Decimal
+
+    from app.domain.order import Address, Customer, Delivery, NewLine
 
     payload = order_payload(marketplace_order_id, **overrides)
     return {
         **payload,
         "created_at": datetime.fromisoformat(payload["created_at"]),
+        "customer": Customer(**payload["customer"]),
+        "shipping_address": Address(**payload["shipping_address"]),
+        "delivery": Delivery(**payload["delivery"]),
         "shipping_price": Decimal(payload["shipping_price"]),
-        "lines": [{**ln, "unit_price": Decimal(ln["unit_price"])} for ln in payload["lines"]],
+        "lines": [
+            NewLine(**{**ln, "unit_price": Decimal(ln["unit_price"])}) for ln in payload["lines"]
+        ],
     }
 
 

@@ -11,7 +11,16 @@ from uuid import UUID
 from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints
 from pydantic_core import PydanticCustomError
 
-from app.domain.order import Order, OrderLine, Refund
+from app.domain.order import (
+    Address,
+    Customer,
+    Delivery,
+    NewLine,
+    Order,
+    OrderLine,
+    Refund,
+)
+from app.projections.order_tabs import TAB_OF_STATUS
 
 Money = Annotated[
     str,
@@ -106,6 +115,22 @@ class OrderCreate(Body):
     delivery: DeliveryIn
     shipping_price: Money
     lines: Annotated[list[OrderLineIn], Field(min_length=1, max_length=200)]
+
+    def import_fields(self) -> dict[str, Any]:
+        """The arguments of `OrderService.import_order`: the domain's values, Decimal money."""
+        return {
+            "channel": self.channel,
+            "marketplace_order_id": self.marketplace_order_id,
+            "created_at": self.created_at,
+            "customer": Customer(**self.customer.model_dump()),
+            "shipping_address": Address(**self.shipping_address.model_dump()),
+            "delivery": Delivery(**self.delivery.model_dump()),
+            "shipping_price": Decimal(self.shipping_price),
+            "lines": [
+                NewLine(**{**line.model_dump(), "unit_price": Decimal(line.unit_price)})
+                for line in self.lines
+            ],
+        }
 
 
 class RefuseCommand(Body):
@@ -218,7 +243,7 @@ class OrderPublic(Public):
             channel=order.channel,
             marketplace_order_id=order.marketplace_order_id,
             status=order.status,
-            tab=order.tab,
+            tab=TAB_OF_STATUS[order.status],
             version=order.version,
             created_at=order.created_at,
             acceptance_deadline=order.acceptance_deadline,

@@ -18,11 +18,28 @@ from typing import Any, Literal
 from uuid import UUID
 
 from app.adapters.db import PostgresDatabase, SQLiteDatabase, Transaction
-from app.domain.order import ACCEPTANCE_WINDOW, TAB_OF_STATUS, OrderStatus
+from app.domain.order import ACCEPTANCE_WINDOW, OrderStatus
 from app.projections.log import ProjectedEvent, unwrap
 
 NAME = "order_tabs"
 TABS = ("new", "waiting_shipment", "sent", "canceled")
+
+# The tab each status is listed under; refunds are followed in the Sent tab.
+TAB_OF_STATUS: dict[OrderStatus, str] = {
+    OrderStatus.CREATED: "new",
+    OrderStatus.ACCEPTED: "new",
+    OrderStatus.TOSHIP: "waiting_shipment",
+    OrderStatus.SHIPPED: "sent",
+    OrderStatus.PAID: "sent",
+    OrderStatus.TO_REFUND: "sent",
+    OrderStatus.TO_APPROVE: "sent",
+    OrderStatus.REFUNDING: "sent",
+    OrderStatus.REFUNDED: "sent",
+    OrderStatus.REFUND_REFUSED: "sent",
+    OrderStatus.REFUSED: "canceled",
+    OrderStatus.CANCELED: "canceled",
+    OrderStatus.OUT_OF_STOCK: "canceled",
+}
 
 _COLUMNS = (
     "generation, order_id, channel, marketplace_order_id, status, tab, customer_name, search,"

@@ -7,7 +7,15 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
-from app.domain.order import LineQuantity, Order, OrderStatus
+from app.domain.order import (
+    Address,
+    Customer,
+    Delivery,
+    LineQuantity,
+    NewLine,
+    Order,
+    OrderStatus,
+)
 
 CREATED_AT = datetime(2024, 3, 4, 9, 30, tzinfo=UTC)
 DEADLINE = CREATED_AT + timedelta(hours=72)
@@ -30,32 +38,31 @@ def import_fields(**overrides: Any) -> dict[str, Any]:
         "channel": "laredoute",
         "marketplace_order_id": "LR-TUNIC-001",
         "created_at": CREATED_AT,
-        "customer": {"first_name": "Camille", "last_name": "Lefebvre"},
-        "shipping_address": {
-            "street": "110 rue de Blanchemaille",
-            "postcode": "59100",
-            "city": "Roubaix",
-            "country": "FR",
-        },
-        "delivery": {"mode": "home"},
+        "customer": Customer(
+            firstname="Camille", lastname="Lefebvre", email="camille.lefebvre@example.fr"
+        ),
+        "shipping_address": Address(
+            street="110 rue de Blanchemaille", zip_code="59100", city="Roubaix", country="FR"
+        ),
+        "delivery": Delivery.home(),
         "shipping_price": SHIPPING,
         "lines": [
-            {
-                "line_id": TUNIC_LINE,
-                "sku": "TUNIC-LIN-M",
-                "ean": "3601234567890",
-                "title": "Tunique en lin",
-                "quantity": 2,
-                "unit_price": Decimal("39.90"),
-            },
-            {
-                "line_id": BELT_LINE,
-                "sku": "BELT-CUIR",
-                "ean": "3601234567906",
-                "title": "Ceinture en cuir",
-                "quantity": 1,
-                "unit_price": Decimal("15.00"),
-            },
+            NewLine(
+                line_id=TUNIC_LINE,
+                sku="TUNIC-LIN-M",
+                ean="3601234567890",
+                title="Tunique en lin",
+                quantity=2,
+                unit_price=Decimal("39.90"),
+            ),
+            NewLine(
+                line_id=BELT_LINE,
+                sku="BELT-CUIR",
+                ean="3601234567906",
+                title="Ceinture en cuir",
+                quantity=1,
+                unit_price=Decimal("15.00"),
+            ),
         ],
     }
     fields.update(overrides)

@@ -8,6 +8,7 @@ import pytest
 
 from app.domain.errors import InvalidStatus, RuleViolation
 from app.domain.order import LineQuantity, Order, OrderStatus
+from app.projections.order_tabs import TAB_OF_STATUS
 from tests.unit.order_builders import (
     BELT_LINE,
     PAYABLE,
@@ -35,7 +36,7 @@ def test_cancelling_the_whole_order_puts_it_out_of_stock() -> None:
     _cancel(order, None, reason="Warehouse flooded")
 
     assert order.status == OrderStatus.OUT_OF_STOCK
-    assert order.tab == "canceled"
+    assert TAB_OF_STATUS[order.status] == "canceled"
     assert order.is_terminal
     assert _statuses(order) == {TUNIC_LINE: "OUT_OF_STOCK", BELT_LINE: "OUT_OF_STOCK"}
     assert [line.canceled_quantity for line in order.lines] == [2, 1]
@@ -51,7 +52,7 @@ def test_cancelling_one_line_leaves_the_rest_of_the_order_to_ship() -> None:
     _cancel(order, [LineQuantity(BELT_LINE, 1)])
 
     assert order.status == OrderStatus.TOSHIP
-    assert order.tab == "waiting_shipment"
+    assert TAB_OF_STATUS[order.status] == "waiting_shipment"
     assert _statuses(order) == {TUNIC_LINE: "TOSHIP", BELT_LINE: "OUT_OF_STOCK"}
     assert order.payable_total == PAYABLE - Decimal("15.00")
     assert order.closed_at is None

@@ -24,7 +24,7 @@ from hypothesis.stateful import (
 )
 
 from app.domain.errors import DeadlinePassed, InvalidStatus, RuleViolation
-from app.domain.order import LineQuantity, Order
+from app.domain.order import Address, Customer, Delivery, LineQuantity, NewLine, Order
 
 CREATED_AT = datetime(2024, 11, 29, 8, 0, tzinfo=UTC)
 DEADLINE = CREATED_AT + timedelta(hours=72)
@@ -241,13 +241,17 @@ class OrderLifecycle(RuleBasedStateMachine):
             channel="laredoute",
             marketplace_order_id="LR-TUNIC-001",
             created_at=CREATED_AT,
-            customer={"first_name": "Camille", "last_name": "Lefebvre"},
-            shipping_address={"city": "Roubaix", "postcode": "59100", "country": "FR"},
-            delivery={"mode": "home"},
+            customer=Customer(
+                firstname="Camille", lastname="Lefebvre", email="camille.lefebvre@example.fr"
+            ),
+            shipping_address=Address(
+                street="110 rue de Blanchemaille", zip_code="59100", city="Roubaix", country="FR"
+            ),
+            delivery=Delivery.home(),
             shipping_price=shipping,
             lines=[
-                {"line_id": line_id, "sku": line_id, "ean": "3601234567890", "title": title,
-                 "quantity": quantity, "unit_price": price}
+                NewLine(line_id=line_id, sku=line_id, ean="3601234567890", title=title,
+                        quantity=quantity, unit_price=price)
                 for (line_id, title, price), quantity in zip(lines, quantities, strict=True)
             ],
         )

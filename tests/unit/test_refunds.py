@@ -9,6 +9,7 @@ import pytest
 
 from app.domain.errors import InvalidStatus, RuleViolation
 from app.domain.order import LineQuantity, Order, OrderStatus, RefundStatus
+from app.projections.order_tabs import TAB_OF_STATUS
 from tests.unit.order_builders import (
     BELT_LINE,
     PAYABLE,
@@ -154,7 +155,7 @@ def test_a_refund_goes_to_refund_to_approve_refunding_refunded() -> None:
         ("REFUNDING", "REFUNDING"),
         ("REFUNDED", "REFUNDED"),
     ]
-    assert order.tab == "sent"
+    assert TAB_OF_STATUS[order.status] == "sent"
     assert _statuses(order) == {TUNIC_LINE: "SHIPPED", BELT_LINE: "REFUNDED"}
     assert order.refunds[0].updated_at == AT
 

@@ -6,6 +6,7 @@ import pytest
 
 from app.domain.errors import InvalidStatus, RuleViolation
 from app.domain.order import Order, OrderStatus
+from app.projections.order_tabs import TAB_OF_STATUS
 from tests.unit.order_builders import TRACKING_NUMBER, hours_after_creation, order_in
 
 SHIPPED_AT = hours_after_creation(26)
@@ -41,7 +42,7 @@ def test_a_shipped_order_records_carrier_tracking_number_and_url() -> None:
     _ship(order, carrier="Colissimo", tracking_url="https://www.laposte.fr/suivi/6A12345678901")
 
     assert order.status == OrderStatus.SHIPPED
-    assert order.tab == "sent"
+    assert TAB_OF_STATUS[order.status] == "sent"
     assert order.shipment is not None
     assert order.shipment.carrier == "Colissimo"
     assert order.shipment.tracking_number == TRACKING_NUMBER

@@ -1,0 +1,123 @@
+"""What an order's state says without changing it: its status, its lines' statuses, its
+refunds and its amounts.
+
+The Order aggregate (order.py) holds the state and records the events; it reads it through
+these properties, as every caller does.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+
+from app.domain.order_lines import OrderLine, find_line
+from app.domain.order_status import (
+    REFUNDABLE_FULFILMENT,
+    TERMINAL_STATUSES,
+    OrderStatus,
+)
+from app.domain.refunds import Refund, latest_refund, refunded_total
+from app.domain.shipments import Shipment
+
+
+class OrderState:
+    """The state an order's events build, and what follows from it."""
+
+    channel: str
+    marketplace_order_id: str
+    created_at: datetime
+    acceptance_deadline: datetime
+    # As the Imported event recorded them (see order_values.py for their keys).
+    customer: dict[str, str]
+    shipping_address: dict[str, str]
+    delivery: dict[str, Any]
+    shipping_price: Decimal
+    lines: list[OrderLine]
+    # The guide's status without the refund overlay: CREATED ... SHIPPED, PAID.
+    fulfilment_status: OrderStatus
+    refunds: list[Refund]
+    shipping_refunded: bool
+    shipment: Shipment | None
+    accepted_at: datetime | None
+    paid_at: datetime | None
+    refusal_reason: str | None
+    cancel_reason: str | None
+    closed_at: datetime | None
+    refused_lines: list[str]
+
+    @property
+    def status(self) -> OrderStatus:
+        """The guide's status: the latest refund's status once a refund exists."""
+        refund = self.latest_refund
+        if refund is not None and self.fulfilment_status in REFUNDABLE_FULFILMENT:
+            return OrderStatus(refund.status)
+        return self.fulfilment_status
+
+    @property
+    def is_terminal(self) -> bool:
+        return self.fulfilment_status in TERMINAL_STATUSES
+
+    @property
+    def latest_refund(self) -> Refund | None:
+        return latest_refund(self.refunds)
+
+    @property
+    def open_refund(self) -> Refund | None:
+        """The latest refund while the marketplace has not finished with it."""
+        refund = self.latest_refund
+        return refund if refund is not None and refund.in_flight else None
+
+    def line(self, line_id: str) -> OrderLine | None:
+        return find_line(self.lines, line_id)
+
+    def _line(self, line_id: str) -> OrderLine:
+        """A line the order is known to have (an event names it)."""
+        line = self.line(line_id)
+        assert line is not None, line_id
+        return line
+
+    def line_status(self, line: OrderLine) -> str:
+        if line.canceled_quantity == line.quantity:
+            return OrderStatus.OUT_OF_STOCK
+        if line.refunded_quantity and line.refunded_quantity == line.kept_quantity:
+            return OrderStatus.REFUNDED
+        refund = self.latest_refund
+        if refund is not None and line.line_id in refund.lines:
+            return refund.status
+        return self.fulfilment_status
+
+    @property
+    def goods_total(self) -> Decimal:
+        return sum((line.amount for line in self.lines), Decimal("0.00"))
+
+    @property
+    def canceled_amount(self) -> Decimal:
+        return sum(
+            (line.unit_price * line.canceled_quantity for line in self.lines), Decimal("0.00")
+        )
+
+    @property
+    def order_total(self) -> Decimal:
+        return self.goods_total + self.shipping_price
+
+    @property
+    def payable_total(self) -> Decimal:
+        """What the customer pays once cancelled lines are taken out."""
+        if all(line.kept_quantity == 0 for line in self.lines):
+            return Decimal("0.00")
+        return self.order_total - self.canceled_amount
+
+    @property
+    def refunded_amount(self) -> Decimal:
+        return refunded_total(self.refunds)
+
+    @property
+    def refundable_amount(self) -> Decimal:
+        """Paid and not yet refunded (refunds in flight excluded)."""
+        if self.fulfilment_status not in REFUNDABLE_FULFILMENT:
+            return Decimal("0.00")
+        return self.payable_total - self.refunded_amount
+
+
+__all__ = ["OrderState"]
