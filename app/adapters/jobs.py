@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 
 import structlog
 
-from app.adapters.db import PostgresDatabase, SQLiteDatabase
+from app.adapters.db import Database
 
 log = structlog.get_logger(__name__)
 
@@ -34,7 +34,7 @@ class JobLeases:
 
     def __init__(
         self,
-        db: SQLiteDatabase | PostgresDatabase,
+        db: Database,
         *,
         holder: str | None = None,
         clock: Callable[[], float] = time.time,

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import structlog
 
-from app.adapters.db import PostgresDatabase, SQLiteDatabase
+from app.adapters.db import Database, PostgresDatabase, SQLiteDatabase
 
 log = structlog.get_logger(__name__)
 
@@ -43,7 +43,7 @@ def available(migrations_dir: Path, dialect: str) -> list[Migration]:
     return [Migration(p.stem, p) for p in sorted(folder.glob("*.sql"))]
 
 
-def migrate(db: SQLiteDatabase | PostgresDatabase, migrations_dir: Path) -> list[str]:
+def migrate(db: Database, migrations_dir: Path) -> list[str]:
     """Apply what is missing; returns the versions applied now."""
     migrations = available(migrations_dir, db.dialect)
     if isinstance(db, PostgresDatabase):
@@ -51,7 +51,7 @@ def migrate(db: SQLiteDatabase | PostgresDatabase, migrations_dir: Path) -> list
     return _migrate_sqlite(db, migrations)
 
 
-def pending(db: SQLiteDatabase | PostgresDatabase, migrations_dir: Path) -> list[str]:
+def pending(db: Database, migrations_dir: Path) -> list[str]:
     """Versions not applied yet (all of them on an empty database)."""
     versions = [m.version for m in available(migrations_dir, db.dialect)]
     try:

@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from app.adapters.db import PostgresDatabase, SQLiteDatabase
+from app.adapters.db import Database
 from app.projections.marketplace_actions import MarketplaceActionsProjection
 from app.projections.offers import OffersProjection
 from app.projections.order_tabs import OrderTabsProjection
 from app.projections.runner import Projection, ProjectionRunner
 
 
-def all_projections(db: SQLiteDatabase | PostgresDatabase) -> dict[str, Projection]:
+def all_projections(db: Database) -> dict[str, Projection]:
     projections: list[Projection] = [
         OrderTabsProjection(db.dialect),
         MarketplaceActionsProjection(db.dialect),
@@ -19,7 +19,7 @@ def all_projections(db: SQLiteDatabase | PostgresDatabase) -> dict[str, Projecti
 
 
 def runners(
-    db: SQLiteDatabase | PostgresDatabase,
+    db: Database,
     *,
     batch_size: int = 1000,
     poll_interval: float = 1.0,

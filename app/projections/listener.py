@@ -12,7 +12,7 @@ from collections.abc import Callable
 import psycopg
 import structlog
 
-from app.adapters.db import PostgresDatabase, SQLiteDatabase
+from app.adapters.db import Database, PostgresDatabase
 
 log = structlog.get_logger(__name__)
 
@@ -20,7 +20,7 @@ log = structlog.get_logger(__name__)
 class LogListener:
     """Calls `wake` on each notification of `channel` (PostgreSQL; nothing to do on SQLite)."""
 
-    def __init__(self, db: SQLiteDatabase | PostgresDatabase, channel: str, wake: Callable[[], None]) -> None:
+    def __init__(self, db: Database, channel: str, wake: Callable[[], None]) -> None:
         self.db = db
         self.channel = channel
         self.wake = wake

@@ -19,7 +19,7 @@ from uuid import UUID
 
 import orjson
 
-from app.adapters.db import PostgresDatabase, SQLiteDatabase
+from app.adapters.db import Database
 from app.adapters.recorders import EVENTS_TABLE
 
 
@@ -110,7 +110,7 @@ def _aggregate_of(topic: str) -> str:
 class EventLog:
     """The events table in log order: PostgreSQL's notification ids, SQLite's rowids."""
 
-    def __init__(self, db: SQLiteDatabase | PostgresDatabase) -> None:
+    def __init__(self, db: Database) -> None:
         self.db = db
         key = "notification_id" if db.dialect == "postgres" else "rowid"
         self._select = (

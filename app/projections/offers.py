@@ -11,7 +11,7 @@ from decimal import Decimal
 from typing import Any
 from uuid import UUID
 
-from app.adapters.db import PostgresDatabase, SQLiteDatabase, Transaction
+from app.adapters.db import Database, Transaction
 from app.domain.actor import EVENT_ENVELOPE
 from app.projections.log import ProjectedEvent
 from app.projections.order_tabs import Codec
@@ -182,7 +182,7 @@ def sync_state(version: int, sent_version: int | None, state: str | None) -> str
 
 
 class OfferQueries:
-    def __init__(self, db: SQLiteDatabase | PostgresDatabase) -> None:
+    def __init__(self, db: Database) -> None:
         self.db = db
         self.codec = Codec(db.dialect)
 

@@ -17,7 +17,7 @@ from decimal import Decimal
 from typing import Any, Literal
 from uuid import UUID
 
-from app.adapters.db import PostgresDatabase, SQLiteDatabase, Transaction
+from app.adapters.db import Database, Transaction
 from app.domain.order import ACCEPTANCE_WINDOW, OrderStatus
 from app.projections.log import ProjectedEvent, unwrap
 
@@ -433,7 +433,7 @@ _ACTIVE = "generation = (SELECT generation FROM projection_positions WHERE name 
 
 
 class OrderTabsQueries:
-    def __init__(self, db: SQLiteDatabase | PostgresDatabase) -> None:
+    def __init__(self, db: Database) -> None:
         self.db = db
         self.codec = Codec(db.dialect)
 

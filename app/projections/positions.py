@@ -11,13 +11,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from app.adapters.db import PostgresDatabase, SQLiteDatabase, Transaction
+from app.adapters.db import Database, Transaction
 
 
 class PositionStore:
     """The projection_positions rows."""
 
-    def __init__(self, db: SQLiteDatabase | PostgresDatabase) -> None:
+    def __init__(self, db: Database) -> None:
         self.db = db
         self._for_update = " FOR UPDATE" if db.dialect == "postgres" else ""
         self._now = (

@@ -14,7 +14,7 @@ from collections.abc import Callable
 
 import structlog
 
-from app.adapters.db import PostgresDatabase, SQLiteDatabase
+from app.adapters.db import Database
 from app.projections.log import EventLog
 from app.projections.positions import PositionStore
 from app.projections.runner import Projection, ProjectionRunner, ProjectionStatus, read_status
@@ -28,7 +28,7 @@ Progress = Callable[[int, int], None]
 
 
 def rebuild(
-    db: SQLiteDatabase | PostgresDatabase,
+    db: Database,
     projection: Projection,
     *,
     in_place: bool = False,
@@ -56,7 +56,7 @@ def rebuild(
 
 
 def _clear_active(
-    db: SQLiteDatabase | PostgresDatabase, positions: PositionStore, projection: Projection
+    db: Database, positions: PositionStore, projection: Projection
 ) -> None:
     """Delete the active generation's rows and go back to the first event, in one transaction."""
     with db.transaction() as tx:
@@ -70,7 +70,7 @@ class _NextGeneration:
 
     def __init__(
         self,
-        db: SQLiteDatabase | PostgresDatabase,
+        db: Database,
         positions: PositionStore,
         projection: Projection,
         batch_size: int,

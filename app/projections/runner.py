@@ -25,7 +25,7 @@ import psycopg
 import structlog
 from eventsourcing.persistence import PersistenceError
 
-from app.adapters.db import PostgresDatabase, SQLiteDatabase, Transaction
+from app.adapters.db import Database, PostgresDatabase, Transaction
 from app.projections.log import EventLog, ProjectedEvent
 from app.projections.positions import PositionStore
 
@@ -96,7 +96,7 @@ class ProjectionRunner:
 
     def __init__(
         self,
-        db: SQLiteDatabase | PostgresDatabase,
+        db: Database,
         projection: Projection,
         *,
         batch_size: int = 1000,
@@ -244,7 +244,7 @@ class ProjectionRunner:
 class _Leadership:
     """On PostgreSQL, a session advisory lock per projection: one active runner at a time."""
 
-    def __init__(self, db: SQLiteDatabase | PostgresDatabase, name: str) -> None:
+    def __init__(self, db: Database, name: str) -> None:
         self.db = db
         self.key = zlib.crc32(f"projection:{name}".encode())
         self.conn: Any = None

@@ -54,6 +54,26 @@ def test_a_retry_after_the_order_moved_on_still_answers_the_first_response(clien
     assert _history(client, order["id"]) == ["Imported", "Accepted", "PaymentValidated"]
 
 
+def test_a_command_record_holds_facts_not_an_answer(client, app) -> None:
+    """What is kept of a command: the order and the version it reached, or why it was refused;
+    the answer is rebuilt from them."""
+    order = order_to_ship(client, app)
+    assert _command(client, order["id"], "ship", "ship-facts", '"3"', SHIP).status_code == 200
+    refused = _command(client, order["id"], "accept", "accept-facts", '"4"')
+    assert refused.status_code == 409
+    store = app.state.idempotency
+    shipped = store.get("ship-facts")
+    assert (shipped.outcome, shipped.aggregate_id, shipped.aggregate_version, shipped.refusal) == (
+        "changed", UUID(order["id"]), 4, None)
+    refusal = store.get("accept-facts")
+    assert (refusal.outcome, refusal.aggregate_id, refusal.aggregate_version) == (
+        "refused", None, None)
+    assert refusal.refusal == {"status": 409, "problem": refused.json()}
+    replay = _command(client, order["id"], "accept", "accept-facts", '"4"')
+    assert replay.headers["content-type"] == "application/problem+json"
+    assert (replay.status_code, replay.json()) == (409, refused.json())
+
+
 def test_the_same_key_with_another_body_answers_422(client, app) -> None:
     """A key names one request: another tracking number under it is refused."""
     order = order_to_ship(client, app)

@@ -64,3 +64,104 @@ def test_a_rebuild_or_a_second_runner_adds_no_action_and_keeps_delivery_state(
     rebuild(db, MarketplaceActionsProjection(db.dialect))
     _runner(db).catch_up()
     assert [(a.kind, a.state) for a in store.actions_of(order.id)] == [("accept", "confirmed")]
+
+
+def test_each_action_carries_what_its_event_said(
+    db: SQLiteDatabase | PostgresDatabase, service: OrderService
+) -> None:
+    """Delivery sends the payload as it is: the order's ids, the lines, amounts, tracking."""
+    partly = service.import_order(**order_fields("LR-PARTLY")).order
+    partly_lines = [line.line_id for line in partly.lines]
+    service.accept(partly.id, refused_lines=[partly_lines[0]])
+    order = service.import_order(**order_fields()).order
+    lines = [line.line_id for line in order.lines]
+    service.accept(order.id)
+    service.validate_payment(order.id)
+    service.cancel(order.id, reason="Rupture", lines=[(lines[1], 1)])
+    service.ship(order.id, tracking_number="6A1", carrier="Colissimo")
+    service.mark_paid(order.id)
+    refunded = service.request_refund(order.id, reason="Défaut", refund_shipping=True).refunds[-1]
+    _runner(db).catch_up()
+    (partly_accept,) = SyncStore(db).actions_of(partly.id)
+    assert partly_accept.payload == {
+        "channel": partly.channel, "marketplace_order_id": "LR-PARTLY",
+        "decisions": {lid: lid != partly_lines[0] for lid in partly_lines},
+    }
+    accept, cancel, ship, refund = SyncStore(db).actions_of(order.id)
+    ids = {"channel": order.channel, "marketplace_order_id": order.marketplace_order_id}
+    assert accept.payload == {**ids, "decisions": {lid: True for lid in lines}}
+    unit_price = order.line(lines[1]).unit_price
+    assert cancel.payload == {
+        **ids, "lines": {lines[1]: 1}, "amounts": {lines[1]: f"{unit_price:.2f}"},
+        "reason": "Rupture", "whole_order": False,
+        "canceled_after": {lid: line.canceled_quantity for lid, line in
+                           ((ln.line_id, service.get_order(order.id).line(ln.line_id))
+                            for ln in order.lines)},
+    }
+    shipment = service.get_order(order.id).shipment
+    assert ship.payload == {**ids, "carrier": "Colissimo", "tracking_number": "6A1",
+                            "tracking_url": shipment.tracking_url}
+    assert refund.payload == {
+        **ids, "refund_id": refunded.refund_id,
+        "lines": dict(refunded.lines),
+        "line_amounts": {lid: str(amount) for lid, amount in refunded.line_amounts.items()},
+        "shipping_amount": str(refunded.shipping_amount), "reason": "Défaut", "supersedes": None,
+    }
+
+
+def test_cancelling_what_is_left_is_sent_as_the_whole_order(
+    db: SQLiteDatabase | PostgresDatabase, service: OrderService
+) -> None:
+    order = service.import_order(**order_fields()).order
+    service.accept(order.id)
+    service.validate_payment(order.id)
+    first = order.lines[0]
+    service.cancel(order.id, reason="Rupture", lines=[(first.line_id, first.quantity)])
+    service.cancel(order.id, reason="Rupture")
+    _runner(db).catch_up()
+    _, partly, wholly = SyncStore(db).actions_of(order.id)
+    assert (partly.payload["whole_order"], wholly.payload["whole_order"]) == (
+        len(order.lines) == 1, True)
+
+
+def test_a_superseded_refund_request_is_known_from_the_outbox_alone(
+    db: SQLiteDatabase | PostgresDatabase, service: OrderService
+) -> None:
+    order = service.import_order(**order_fields()).order
+    service.accept(order.id)
+    service.validate_payment(order.id)
+    service.ship(order.id, tracking_number="6A1", carrier="Colissimo")
+    service.request_refund(order.id, reason="Défaut", refund_shipping=False)
+    service.request_refund(order.id, reason="Défaut", refund_shipping=True)
+    _runner(db).catch_up()
+    store = SyncStore(db)
+    _, _, first, second = store.actions_of(order.id)
+    assert second.payload["supersedes"] == first.payload["refund_id"]
+    assert store.refund_superseded(first) and not store.refund_superseded(second)
+
+
+def test_actions_written_before_payloads_get_theirs_from_a_second_reading(
+    db: SQLiteDatabase | PostgresDatabase, service: OrderService
+) -> None:
+    """What the upgrade does (migration 0009): the outbox reads the log again from the start;
+    rows written without a payload get it, and keep their delivery state."""
+    order = service.import_order(**order_fields()).order
+    service.accept(order.id)
+    service.validate_payment(order.id)
+    service.ship(order.id, tracking_number="6A1", carrier="Colissimo")
+    _runner(db).catch_up()
+    store = SyncStore(db)
+    before = store.actions_of(order.id)
+    accept = before[0]
+    assert store.move_action(accept.id, from_states=["pending"], to_state="confirmed", at=1.0)
+    with db.transaction() as tx:
+        tx.execute("UPDATE marketplace_actions SET payload = NULL")
+        tx.execute("DELETE FROM outbox_orders")
+        tx.execute("UPDATE projection_positions SET position = 0 WHERE name = %s",
+                   ("marketplace_actions",))
+    assert all(a.payload is None for a in store.actions_of(order.id))
+    _runner(db).catch_up()
+    after = store.actions_of(order.id)
+    assert [(a.id, a.kind, a.state, a.payload) for a in after] == [
+        (a.id, a.kind, "confirmed" if a.id == accept.id else a.state, a.payload) for a in before
+    ]
