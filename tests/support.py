@@ -11,11 +11,33 @@ from typing import Any
 import uvicorn
 
 
+def _latest_nine_utc(now: datetime) -> datetime:
+    nine = now.astimezone(UTC).replace(hour=9, minute=0, second=0, microsecond=0)
+    return nine if nine <= now else nine - timedelta(days=1)
+
+
+# Where every FakeClock starts: 09:00 UTC on the latest day that reached it, taken once when
+# the tests start, so that every test clock and every sample order agree on one instant. It
+# follows real time: the sample orders are never more than a day old, their 72 hours to accept
+# still running on a real clock too.
+CLOCK_START = _latest_nine_utc(datetime.now(UTC))
+
+
+def at(**delta: float) -> datetime:
+    """CLOCK_START moved by `delta` (timedelta's arguments): `at(hours=-23)`."""
+    return CLOCK_START + timedelta(**delta)
+
+
+def utc_text(moment: datetime) -> str:
+    """A whole-second instant as the API writes it: `2026-11-26T08:30:00Z`."""
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
 class FakeClock:
-    """A clock the test moves by hand."""
+    """A clock the test moves by hand; it starts at CLOCK_START unless told."""
 
     def __init__(self, now: datetime | None = None) -> None:
-        self.now = now or datetime(2026, 11, 26, 9, 0, tzinfo=UTC)
+        self.now = now or CLOCK_START
 
     def __call__(self) -> datetime:
         return self.now
@@ -25,12 +47,15 @@ class FakeClock:
         return self.now
 
 
-def order_payload(marketplace_order_id: str = "LR-TUNIC-001", **overrides: Any) -> dict[str, Any]:
-    """An order as POST /v1/orders takes it: two lines, home delivery."""
+def order_payload(
+    marketplace_order_id: str = "LR-TUNIC-001", *, now: datetime | None = None, **overrides: Any
+) -> dict[str, Any]:
+    """An order as POST /v1/orders takes it: two lines, home delivery, created 30 minutes
+    before `now` (CLOCK_START unless told)."""
     payload: dict[str, Any] = {
         "channel": "laredoute",
         "marketplace_order_id": marketplace_order_id,
-        "created_at": "2026-11-26T08:30:00+00:00",
+        "created_at": ((now or CLOCK_START) - timedelta(minutes=30)).isoformat(),
         "customer": {"firstname": "Amélie", "lastname": "Durand", "email": "amelie.durand@example.fr"},
         "shipping_address": {
             "street": "12 rue de la Gare",
@@ -63,14 +88,16 @@ def order_payload(marketplace_order_id: str = "LR-TUNIC-001", **overrides: Any) 
     return payload
 
 
-def order_fields(marketplace_order_id: str = "LR-TUNIC-001", **overrides: Any) -> dict[str, Any]:
+def order_fields(
+    marketplace_order_id: str = "LR-TUNIC-001", *, now: datetime | None = None, **overrides: Any
+) -> dict[str, Any]:
     """The same order as OrderService.import_order takes it (the domain's values, Decimal money,
     datetime)."""
     from decimal import Decimal
 
     from app.domain.order import Address, Customer, Delivery, NewLine
 
-    payload = order_payload(marketplace_order_id, **overrides)
+    payload = order_payload(marketplace_order_id, now=now, **overrides)
     return {
         **payload,
         "created_at": datetime.fromisoformat(payload["created_at"]),

@@ -206,7 +206,7 @@ def test_shipping_a_created_order_answers_409(shared) -> None:
 
 
 def test_accepting_after_the_72_hours_answers_409(client, clock) -> None:
-    """Created at 08:30 on the 26th, the order cannot be accepted after 08:30 on the 29th."""
+    """Created half an hour before the clock's start, it cannot be accepted 72 hours later."""
     order = imported_order(client)
     clock.advance(hours=72)
     response = _command(client, order, "accept")
