@@ -19,7 +19,7 @@ from tests.support import LiveServer
 LR_KEY = "sandbox-laredoute-key"
 LBB_KEY = "sandbox-labrandboutique-key"
 
-# The OF01 file our service sends (/tmp/plan/offers.md), columns in this order.
+# The OF01 file our service sends, columns in this order.
 OFFER_COLUMNS: tuple[str, ...] = (
     "sku", "product-id", "product-id-type", "price", "discount-price", "discount-start-date",
     "discount-end-date", "quantity", "state", "available-start-date", "available-end-date",

@@ -1,8 +1,8 @@
 """Random command sequences on an order agree with a small reference model of the seller guide.
 
-The model below is written from PRODUCT.md ("Orders") alone: statuses, what each command needs,
-what it changes, and the refund arithmetic. It shares no code with app.domain beyond the
-command signatures, so a rule broken in the aggregate shows as a disagreement.
+The model below is written from the seller guide's order rules alone: statuses, what each
+command needs, what it changes, and the refund arithmetic. It shares no code with app.domain
+beyond the command signatures, so a rule broken in the aggregate shows as a disagreement.
 """
 
 from __future__ import annotations
