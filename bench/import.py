@@ -36,8 +36,9 @@ sys.path.insert(0, str(ROOT))
 
 from app.adapters.db import open_database  # noqa: E402
 from app.adapters.laredoute.client import MiraklClient  # noqa: E402
-from app.application.order_import import OrderImporter  # noqa: E402
+from app.adapters.laredoute.marketplace import LaRedouteMarketplace  # noqa: E402
 from app.adapters.sync_store import SyncStore  # noqa: E402
+from app.application.order_import import OrderImporter  # noqa: E402
 from app.bootstrap import open_service  # noqa: E402
 from app.config import Settings  # noqa: E402
 from bench.commands import api_key_headers, fresh_database, migrated, percentile  # noqa: E402
@@ -101,8 +102,8 @@ def import_all(url: str, settings: Settings) -> tuple[float, int]:
     db = open_database(settings)
     service = open_service(settings)
     try:
-        with MiraklClient(url, KEY, 2001) as client:
-            importer = OrderImporter(service, SyncStore(db), client, "laredoute", page_size=100)
+        with LaRedouteMarketplace("laredoute", url, KEY, 2001) as marketplace:
+            importer = OrderImporter(service, SyncStore(db), marketplace, page_size=100)
             started = time.perf_counter()
             run = importer.run()
             seconds = time.perf_counter() - started
