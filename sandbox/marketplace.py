@@ -1,10 +1,11 @@
 """The marketplace's one entry point and the one lock over all its state.
 
-Every public method takes the lock once, brings the marketplace up to date with the clock
-(progression), then calls a concern module that holds no lock: the order store (creation, OR11,
-lookups), the seller's order actions (OR21, OR23, OR24, OR29, OR30), refunds (OR28 and their
-progression), the progression of orders over time, and the offer book (OF01, OF02, OF03, OF21).
-Nothing in those modules calls back in here, so the lock is never taken twice.
+Every public method that reads or changes the state takes the lock once; most first bring the
+marketplace up to date with the clock (the progression), then call a concern module that holds
+no lock: the order store (creation, OR11, lookups), the seller's order actions (OR21, OR23, OR24,
+OR29, OR30), refunds (OR28 and their progression), the progression of orders over time, and the
+offer book (OF01, OF02, OF03, OF21). Nothing in those modules calls back in here, so the lock is
+never taken twice. Only the shops (fixed at start) and the clock (its own lock) are read without.
 
 Seller operations check Mirakl's rules and raise MiraklError with the status and code the real
 API gives; the control operations let tests play the marketplace's part (payment, delivery,
