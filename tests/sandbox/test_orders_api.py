@@ -73,9 +73,13 @@ def test_filters_by_creation_and_update_dates(sandbox: Sandbox) -> None:
     old = sandbox.order()
     sandbox.advance(3600)
     mark = sandbox.control.get("/clock").json()["now"]
+    # The filters include both ends and the clock keeps milliseconds: nothing may happen in
+    # the same millisecond as a mark.
+    sandbox.advance(1)
     new = sandbox.order()
     sandbox.advance(3600)
     later = sandbox.control.get("/clock").json()["now"]
+    sandbox.advance(1)
     sandbox.accept(old)  # updated after `later`, created before `mark`
 
     def ids(**params: str) -> list[str]:
