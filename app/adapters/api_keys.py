@@ -15,7 +15,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from app.adapters.db import PostgresDatabase, SQLiteDatabase
+from app.adapters.db import Database
 
 ROLES = ("admin", "operator", "auditor", "integrator")
 KEY_PREFIX = "oms_"
@@ -33,6 +33,15 @@ class InvalidKeyRequest(ValueError):
         super().__init__(message)
         self.field = field
         self.rule = rule
+
+
+class LastAdminKey(InvalidKeyRequest):
+    """Revoking this key would leave no active admin key."""
+
+    def __init__(self, name: str) -> None:
+        super().__init__("name", "last_admin",
+                         f"{name!r} is the last active admin key; create another admin key "
+                         "before revoking it")
 
 
 @dataclass(frozen=True)
@@ -55,9 +64,7 @@ def digest(key: str) -> str:
 
 
 class ApiKeyStore:
-    def __init__(
-        self, db: SQLiteDatabase | PostgresDatabase, *, clock: Callable[[], float] = time.time
-    ) -> None:
+    def __init__(self, db: Database, *, clock: Callable[[], float] = time.time) -> None:
         self.db = db
         self.clock = clock
 
@@ -104,9 +111,22 @@ class ApiKeyStore:
         rows = self.db.execute(f"SELECT {_COLUMNS} FROM api_keys WHERE name = %s", (name,))
         return ApiKey(*rows[0]) if rows else None
 
-    def revoke(self, name: str) -> ApiKey | None:
-        """Revoke the named key (again is harmless); None when there is no such key."""
+    def revoke(self, name: str, *, keep_an_admin: bool = False) -> ApiKey | None:
+        """Revoke the named key (again is harmless); None when there is no such key.
+
+        With `keep_an_admin`, the last active admin key is not revoked (LastAdminKey): the
+        active admin keys are locked while they are counted, so two admins revoking each
+        other at once cannot both succeed.
+        """
         with self.db.transaction() as tx:
+            if keep_an_admin:
+                lock = " FOR UPDATE" if self.db.dialect == "postgres" else ""
+                admins = [row[0] for row in tx.execute(
+                    "SELECT name FROM api_keys WHERE role = 'admin' AND revoked_at IS NULL"
+                    + lock
+                )]
+                if admins == [name]:
+                    raise LastAdminKey(name)
             tx.execute(
                 "UPDATE api_keys SET revoked_at = %s WHERE name = %s AND revoked_at IS NULL",
                 (self.clock(), name),
@@ -114,4 +134,5 @@ class ApiKeyStore:
         return self.get(name)
 
 
-__all__ = ["ApiKey", "ApiKeyStore", "KEY_PREFIX", "InvalidKeyRequest", "ROLES", "digest"]
+__all__ = ["ApiKey", "ApiKeyStore", "KEY_PREFIX", "InvalidKeyRequest", "LastAdminKey", "ROLES",
+           "digest"]

@@ -3,18 +3,20 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Literal
+from typing import Annotated, Literal
 
-from fastapi import APIRouter, Request, Response
+from fastapi import APIRouter, Depends, Response
 from pydantic import BaseModel, ConfigDict, Field
 
-from app.adapters.api_keys import ApiKey, ApiKeyStore, InvalidKeyRequest
-from app.api.auth import AUTH_PROBLEMS, principal, requires
+from app.adapters.api_keys import ApiKey, InvalidKeyRequest, LastAdminKey
+from app.api.auth import AUTH_PROBLEMS, AuthorisedRoute, PrincipalDep, requires
+from app.api.deps import ApiKeysDep, ServiceDep, SettingsDep, SyncStoreDep
 from app.api.problems import ProblemError
 from app.api.schemas import from_epoch, problem_doc
 from app.domain.order import Channel
 
-router = APIRouter(prefix="/v1", tags=["administration"], responses=AUTH_PROBLEMS)
+router = APIRouter(prefix="/v1", tags=["administration"], responses=AUTH_PROBLEMS,
+                   route_class=AuthorisedRoute)
 
 Role = Literal["admin", "operator", "auditor", "integrator"]
 
@@ -61,14 +63,10 @@ class ChannelSettingsUpdate(BaseModel):
     auto_accept: bool
 
 
-def _keys(request: Request) -> ApiKeyStore:
-    return request.app.state.api_keys
-
-
 @router.get("/keys", response_model=KeyListPublic, dependencies=[requires("keys:manage")],
             summary="Every API key (never the keys themselves)")
-def list_keys(request: Request) -> KeyListPublic:
-    return KeyListPublic(items=[KeyPublic.of(k) for k in _keys(request).list()])
+def list_keys(keys: ApiKeysDep) -> KeyListPublic:
+    return KeyListPublic(items=[KeyPublic.of(k) for k in keys.list()])
 
 
 @router.post(
@@ -77,9 +75,9 @@ def list_keys(request: Request) -> KeyListPublic:
     responses={409: problem_doc("A key has this name already"),
                422: problem_doc("The body is invalid: the problem names the field and the rule")},
 )
-def create_key(body: KeyCreate, request: Request) -> Response:
+def create_key(body: KeyCreate, keys: ApiKeysDep) -> Response:
     try:
-        key, secret = _keys(request).create(body.name, body.role)
+        key, secret = keys.create(body.name, body.role)
     except InvalidKeyRequest as exc:
         status = 409 if exc.rule == "unique" else 422
         raise ProblemError(status, "invalid-request" if status == 422 else "conflict",
@@ -93,28 +91,45 @@ def create_key(body: KeyCreate, request: Request) -> Response:
 @router.post(
     "/keys/{name}/revoke", response_model=KeyPublic, dependencies=[requires("keys:manage")],
     summary="Revoke an API key: it stops working at once",
-    responses={404: problem_doc("No key has this name")},
+    description="The last active admin key is not revoked (409, rule last_admin): create "
+    "another admin key first. `oms keys revoke` on the server can still revoke it.",
+    responses={404: problem_doc("No key has this name"),
+               409: problem_doc("It is the last active admin key (rule last_admin)"),
+               422: problem_doc("The name is invalid")},
 )
-def revoke_key(name: str, request: Request) -> KeyPublic:
-    key = _keys(request).revoke(name)
+def revoke_key(name: str, keys: ApiKeysDep) -> KeyPublic:
+    try:
+        key = keys.revoke(name, keep_an_admin=True)
+    except LastAdminKey as exc:
+        raise ProblemError(409, "conflict", "The last admin key is kept", str(exc),
+                           field=exc.field, rule=exc.rule) from None
     if key is None:
         raise ProblemError(404, "not-found", "Not found", f"no API key is named {name!r}")
     return KeyPublic.of(key)
 
 
-def _channel_settings(request: Request, channel: str) -> ChannelSettingsPublic:
-    configured = {c.name: c for c in request.app.state.settings.channels()}
-    chosen = request.app.state.sync_store.auto_accept(channel)
-    default = configured[channel].auto_accept if channel in configured else False
-    return ChannelSettingsPublic(channel=channel, configured=channel in configured,
-                                 auto_accept=default if chosen is None else chosen)
+class ChannelSettings:
+    """Each channel's settings: the configuration, and the admin's choices over it."""
+
+    def __init__(self, settings: SettingsDep, store: SyncStoreDep) -> None:
+        self.configured = {c.name: c for c in settings.channels()}
+        self.store = store
+
+    def of(self, channel: str) -> ChannelSettingsPublic:
+        chosen = self.store.auto_accept(channel)
+        default = self.configured[channel].auto_accept if channel in self.configured else False
+        return ChannelSettingsPublic(channel=channel, configured=channel in self.configured,
+                                     auto_accept=default if chosen is None else chosen)
+
+
+ChannelSettingsDep = Annotated[ChannelSettings, Depends()]
 
 
 @router.get("/channels", response_model=list[ChannelSettingsPublic],
             dependencies=[requires("channels:manage")],
             summary="Each channel's settings (credentials are configuration and never shown)")
-def list_channels(request: Request) -> list[ChannelSettingsPublic]:
-    return [_channel_settings(request, c.value) for c in Channel]
+def list_channels(channels: ChannelSettingsDep) -> list[ChannelSettingsPublic]:
+    return [channels.of(c.value) for c in Channel]
 
 
 @router.put(
@@ -124,10 +139,13 @@ def list_channels(request: Request) -> list[ChannelSettingsPublic]:
     responses={422: problem_doc("Unknown channel or invalid body: the problem names the field")},
 )
 def update_channel(
-    channel: Channel, body: ChannelSettingsUpdate, request: Request
+    channel: Channel,
+    body: ChannelSettingsUpdate,
+    channels: ChannelSettingsDep,
+    service: ServiceDep,
+    admin: PrincipalDep,
 ) -> ChannelSettingsPublic:
-    now = request.app.state.service.clock().timestamp()
-    request.app.state.sync_store.set_auto_accept(
-        channel.value, body.auto_accept, by=principal(request).name, at=now
+    channels.store.set_auto_accept(
+        channel.value, body.auto_accept, by=admin.name, at=service.clock().timestamp()
     )
-    return _channel_settings(request, channel.value)
+    return channels.of(channel.value)

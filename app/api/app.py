@@ -15,6 +15,7 @@ from app.adapters.sync_store import SyncStore
 from app.api import admin, events, health, offers, order_list, orders, sync
 from app.api.auth import AuthMiddleware, RateLimiter
 from app.api.middleware import RequestContextMiddleware
+from app.api.openapi import install_openapi
 from app.api.problems import install_problem_handlers
 from app.application.event_store import Clock, utc_now
 from app.application.orders import OrderService
@@ -91,6 +92,7 @@ def create_app(
     app.state.offer_queries = OfferQueries(db)
     app.state.api_keys = ApiKeyStore(db, clock=lambda: clock().timestamp())
     install_problem_handlers(app)
+    install_openapi(app)
     # Starlette runs the last middleware added first: request ids and logs, then keys.
     app.add_middleware(
         AuthMiddleware,

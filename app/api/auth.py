@@ -12,19 +12,21 @@ from __future__ import annotations
 import json
 import math
 import time
-from collections.abc import Callable
-from typing import Any
+from collections.abc import Callable, Coroutine
+from typing import Annotated, Any
 
 import anyio
 import structlog
-from fastapi import Depends, Request
+from fastapi import Depends, Request, Response
+from fastapi.routing import APIRoute
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from limits import parse
 from limits.storage import MemoryStorage
 from limits.strategies import MovingWindowRateLimiter
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from app.adapters.api_keys import ApiKey, ApiKeyStore
-from app.api.problems import ProblemError
+from app.api.problems import PROBLEM_MEDIA_TYPE, ProblemError, problem_document
 from app.domain.actor import Actor, current_actor, current_correlation_id
 
 log = structlog.get_logger(__name__)
@@ -49,13 +51,12 @@ DOCS_PATHS = frozenset({"/docs", "/docs/oauth2-redirect", "/redoc", "/openapi.js
 
 def _problem(status: int, slug: str, title: str, detail: str, path: str,
              headers: dict[str, str] | None = None) -> tuple[int, bytes, list[tuple[bytes, bytes]]]:
-    body = json.dumps({
-        "type": f"/problems/{slug}", "title": title, "status": status, "detail": detail,
-        "instance": path, "field": "Authorization" if status == 401 else None,
-        "rule": slug,
-    }).encode()
+    body = json.dumps(problem_document(
+        status, slug, title, detail, instance=path,
+        field="Authorization" if status == 401 else None, rule=slug,
+    )).encode()
     extra = [(k.lower().encode(), v.encode()) for k, v in (headers or {}).items()]
-    return status, body, [(b"content-type", b"application/problem+json"),
+    return status, body, [(b"content-type", PROBLEM_MEDIA_TYPE.encode()),
                           (b"content-length", str(len(body)).encode()), *extra]
 
 
@@ -139,21 +140,66 @@ def principal(request: Request) -> ApiKey:
     return key
 
 
-def requires(permission: str) -> Any:
-    """A route dependency: the caller's role must grant `permission`, else 403."""
+# Documents the scheme (AuthMiddleware checks the key); never refuses on its own.
+bearer_scheme = HTTPBearer(
+    scheme_name="bearer",
+    bearerFormat="oms_ followed by 43 URL-safe characters",
+    description="An API key, sent as 'Authorization: Bearer <key>'",
+    auto_error=False,
+)
+BearerDep = Annotated[HTTPAuthorizationCredentials | None, Depends(bearer_scheme)]
 
-    def check(request: Request) -> ApiKey:
-        key = principal(request)
-        if permission not in PERMISSIONS.get(key.role, frozenset()):
-            raise ProblemError(
-                403, "forbidden", "Forbidden",
-                f"role {key.role!r} may not do this (it needs {permission!r})",
-                field="Authorization", rule=permission,
-            )
-        return key
+
+def authorise(request: Request, permission: str) -> ApiKey:
+    """The caller's key, if its role grants `permission`; else a 403 problem."""
+    key = principal(request)
+    if permission not in PERMISSIONS.get(key.role, frozenset()):
+        raise ProblemError(
+            403, "forbidden", "Forbidden",
+            f"role {key.role!r} may not do this (it needs {permission!r})",
+            field="Authorization", rule=permission,
+        )
+    return key
+
+
+PrincipalDep = Annotated[ApiKey, Depends(principal)]
+
+
+def requires(permission: str) -> Any:
+    """A route dependency: the caller's role must grant `permission`, else 403.
+
+    Routes of an `AuthorisedRoute` router check it again before the body is read, so that a
+    caller without the permission learns nothing from the validation of what it sent.
+    """
+
+    def check(request: Request, _: BearerDep) -> ApiKey:
+        return authorise(request, permission)
 
     check.__name__ = f"requires_{permission.replace(':', '_')}"
+    check.permission = permission  # type: ignore[attr-defined]
     return Depends(check)
+
+
+class AuthorisedRoute(APIRoute):
+    """A route that checks the permissions its `requires(...)` dependencies name first,
+    before FastAPI reads, parses and validates the request."""
+
+    def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
+        handler = super().get_route_handler()
+        permissions = [
+            permission
+            for dependency in self.dependencies
+            if (permission := getattr(dependency.dependency, "permission", None)) is not None
+        ]
+        if not permissions:
+            return handler
+
+        async def authorised_handler(request: Request) -> Response:
+            for permission in permissions:
+                authorise(request, permission)
+            return await handler(request)
+
+        return authorised_handler
 
 
 def role_may(role: str, permission: str) -> bool:
@@ -172,5 +218,5 @@ AUTH_PROBLEMS: dict[int | str, dict[str, Any]] = {
 
 Permission = Callable[[Request], ApiKey]
 
-__all__ = ["AUTH_PROBLEMS", "AuthMiddleware", "PERMISSIONS", "RateLimiter", "principal",
-           "requires", "role_may"]
+__all__ = ["AUTH_PROBLEMS", "AuthMiddleware", "AuthorisedRoute", "PERMISSIONS", "RateLimiter",
+           "PrincipalDep", "authorise", "bearer_scheme", "principal", "requires", "role_may"]

@@ -1,4 +1,5 @@
-"""What every command route shares: If-Match, Idempotency-Key and the order response."""
+"""What every command route shares: If-Match, Idempotency-Key, running the command once per
+key, and the order response."""
 
 from __future__ import annotations
 
@@ -6,13 +7,15 @@ import hashlib
 import json
 import re
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Annotated, Any
 
 from fastapi import Depends, Header, Request, Response
 from pydantic import BaseModel
 
 from app.adapters.idempotency import IdempotencyStore
-from app.api.problems import ProblemError, domain_problem
+from app.api.deps import IdempotencyStoreDep, ServiceDep
+from app.api.problems import ProblemError, domain_problem, precondition_required
 from app.api.schemas import OrderPublic
 from app.application.event_store import last_saved_position
 from app.application.orders import OrderService
@@ -22,40 +25,27 @@ from app.ports.idempotency import CommandRecord, IdempotencyClaim
 
 _ETAG = re.compile(r'^\s*"(\d{1,12})"\s*$|^\s*(\d{1,12})\s*$')
 _KEY = re.compile(r"^[\x21-\x7e]{1,255}$")
+# What the document promises; the server also takes spaces around an ETag.
+ETAG_PATTERN = r'^(\*|"[0-9]{1,12}"|[0-9]{1,12})$'
+KEY_PATTERN = r"^[\x21-\x7e]{1,255}$"
 POSITION_HEADER = "X-Event-Position"
 
+_IF_MATCH_DOC = (
+    'The ETag last read, e.g. "3", or * for any version. Without it the command is refused '
+    "with 428; in another format, with 400; if the version has changed since, with 412."
+)
+_KEY_DOC = (
+    "Any unique string of 1 to 255 printable ASCII characters without spaces (else 400). A "
+    "retry with the same key and the same request gets the first answer back (with "
+    "Idempotent-Replayed: true) and changes nothing; the same key with another request is "
+    "refused with 422 (/problems/idempotency-key-reused)."
+)
 
-def get_service(request: Request) -> OrderService:
-    return request.app.state.service
 
-
-def get_idempotency_store(request: Request) -> IdempotencyStore:
-    return request.app.state.idempotency
-
-
-ServiceDep = Annotated[OrderService, Depends(get_service)]
-IdempotencyStoreDep = Annotated[IdempotencyStore, Depends(get_idempotency_store)]
-
-
-def expected_version(
-    if_match: Annotated[
-        str | None,
-        Header(
-            alias="If-Match",
-            description='The order\'s current ETag, e.g. "3" (or * for any version)',
-        ),
-    ] = None,
-) -> int | None:
+def parse_if_match(if_match: str | None) -> int | None:
     """The version the client last saw; None for `*`."""
     if if_match is None:
-        raise ProblemError(
-            428,
-            "precondition-required",
-            "If-Match required",
-            'commands need an If-Match header with the ETag last read, e.g. If-Match: "3"',
-            field="If-Match",
-            rule="required",
-        )
+        raise precondition_required()
     if if_match.strip() == "*":
         return None
     match = _ETAG.match(if_match)
@@ -71,14 +61,33 @@ def expected_version(
     return int(match.group(1) or match.group(2))
 
 
+def expected_version(
+    if_match: Annotated[
+        str,
+        Header(alias="If-Match", description=_IF_MATCH_DOC,
+               json_schema_extra={"pattern": ETAG_PATTERN}),
+    ],
+) -> int | None:
+    """The If-Match of a command that always needs one (428 when missing)."""
+    return parse_if_match(if_match)
+
+
+def optional_if_match(
+    if_match: Annotated[
+        str | None,
+        Header(alias="If-Match", description=_IF_MATCH_DOC,
+               json_schema_extra={"pattern": ETAG_PATTERN}),
+    ] = None,
+) -> str | None:
+    """The If-Match of a command that needs one only sometimes, as sent."""
+    return if_match
+
+
 def idempotency_key(
     key: Annotated[
         str | None,
-        Header(
-            alias="Idempotency-Key",
-            description="Any unique string (up to 255 printable characters): a retry with the "
-            "same key and body returns the first response and changes nothing",
-        ),
+        Header(alias="Idempotency-Key", description=_KEY_DOC,
+               json_schema_extra={"pattern": KEY_PATTERN}),
     ] = None,
 ) -> str | None:
     if key is not None and not _KEY.match(key):
@@ -94,7 +103,48 @@ def idempotency_key(
 
 
 ExpectedVersionDep = Annotated[int | None, Depends(expected_version)]
+OptionalIfMatchDep = Annotated[str | None, Depends(optional_if_match)]
 IdempotencyKeyDep = Annotated[str | None, Depends(idempotency_key)]
+
+
+@dataclass(frozen=True)
+class Command:
+    """What a command request brings besides its body: its Idempotency-Key, and the store
+    that remembers the keys' answers."""
+
+    request: Request
+    store: IdempotencyStore
+    key: str | None
+
+    def run(
+        self,
+        body: BaseModel | None,
+        action: Callable[[IdempotencyClaim | None], Any],
+        respond: Callable[[Any], Response] | None = None,
+    ) -> Response:
+        return run_command(self.request, self.store, self.key, body, action,
+                           respond or order_response)
+
+
+@dataclass(frozen=True)
+class OrderCommand(Command):
+    """A command on one order: the service, and the version the client expects (If-Match)."""
+
+    service: OrderService
+    version: int | None
+
+
+def order_command(
+    request: Request,
+    service: ServiceDep,
+    store: IdempotencyStoreDep,
+    version: ExpectedVersionDep,
+    key: IdempotencyKeyDep,
+) -> OrderCommand:
+    return OrderCommand(request, store, key, service, version)
+
+
+OrderCommandDep = Annotated[OrderCommand, Depends(order_command)]
 
 
 def order_response(order: Order, status_code: int = 200, **headers: str) -> Response:

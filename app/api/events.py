@@ -10,15 +10,17 @@ from datetime import datetime
 from typing import Annotated, Any
 from uuid import UUID
 
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Query
 from pydantic import BaseModel
 
-from app.api.auth import AUTH_PROBLEMS, requires
-from app.api.schemas import ActorPublic, Problem
+from app.api.auth import AUTH_PROBLEMS, AuthorisedRoute, requires
+from app.api.deps import DatabaseDep
+from app.api.schemas import BIGINT_MAX, ActorPublic, problem_doc
 from app.domain.actor import EVENT_ENVELOPE
 from app.projections.log import EventLog
 
-router = APIRouter(prefix="/v1", tags=["event stream"], responses=AUTH_PROBLEMS)
+router = APIRouter(prefix="/v1", tags=["event stream"], responses=AUTH_PROBLEMS,
+                   route_class=AuthorisedRoute)
 
 
 
@@ -44,15 +46,14 @@ class EventPagePublic(BaseModel):
     response_model=EventPagePublic,
     dependencies=[requires("events:read")],
     summary="Order events after a log position, oldest first",
-    responses={422: {"model": Problem, "description": "`after` or `limit` is out of range",
-                     "content": {"application/problem+json": {}}}},
+    responses={422: problem_doc("`after` or `limit` is out of range")},
 )
 def event_stream(
-    request: Request,
-    after: Annotated[int, Query(ge=0)] = 0,
+    db: DatabaseDep,
+    after: Annotated[int, Query(ge=0, le=BIGINT_MAX)] = 0,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
 ) -> EventPagePublic:
-    log = EventLog(request.app.state.db)
+    log = EventLog(db)
     items = []
     for event in log.after(after, limit):
         data = event.data

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter
 from fastapi.responses import JSONResponse
 
 from app.adapters.migrations import pending
+from app.api.deps import DatabaseDep, RunnersDep, SettingsDep
 from app.api.schemas import Health
 
 router = APIRouter(tags=["health"])
@@ -22,15 +23,14 @@ def healthz() -> Health:
     summary="The store answers, its schema is up to date and no projection has failed",
     responses={503: {"model": Health, "description": "Not ready: see checks"}},
 )
-def readyz(request: Request) -> JSONResponse:
-    state = request.app.state
+def readyz(db: DatabaseDep, settings: SettingsDep, runners: RunnersDep) -> JSONResponse:
     checks: dict[str, str] = {}
     try:
-        state.db.ping()
-        missing = pending(state.db, state.settings.migrations_dir)
+        db.ping()
+        missing = pending(db, settings.migrations_dir)
         checks["store"] = "ok"
         checks["migrations"] = "ok" if not missing else f"pending: {', '.join(missing)}"
-        for name, runner in state.runners.items():
+        for name, runner in runners.items():
             status = runner.status()
             checks[f"projection:{name}"] = (
                 "ok"

@@ -4,42 +4,67 @@ bulk upload of a source (CSV or JSON) and the integration reports."""
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import datetime
-from decimal import Decimal
+from decimal import Decimal, InvalidOperation
 from typing import Annotated, Any, Literal
 from uuid import UUID
 
-from fastapi import APIRouter, Query, Request, Response
-from pydantic import BaseModel, ConfigDict, Field
+from fastapi import APIRouter, Depends, Path, Query, Request, Response
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic_core import PydanticCustomError
+from starlette.concurrency import run_in_threadpool
+from starlette.convertors import Convertor, register_url_convertor
 
 from app.adapters.offer_source import SourceError, read_source
-from app.api.auth import AUTH_PROBLEMS, requires
+from app.api.auth import AUTH_PROBLEMS, AuthorisedRoute, requires
 from app.api.commands import (
+    Command,
     ExpectedVersionDep,
     IdempotencyKeyDep,
-    IdempotencyStoreDep,
-    expected_version,
-    run_command,
+    OptionalIfMatchDep,
+    parse_if_match,
     with_position,
 )
+from app.api.deps import IdempotencyStoreDep, OfferQueriesDep, OffersDep, SyncDep
 from app.api.problems import ProblemError
 from app.api.schemas import ActorPublic, from_epoch, problem_doc
 from app.application.event_store import last_saved_position
-from app.application.offer_feed import FeedBusy, NothingToSend
+from app.application.offer_feed import OfferFeed
 from app.application.offers import BulkResult, OfferService
-from app.domain.offer import Offer
+from app.domain.offer import MAX_AMOUNT, Offer
 from app.domain.order import Channel
-from app.ports.marketplace import MarketplaceError
+from app.ports.idempotency import IdempotencyClaim
 from app.projections.offers import OfferQueries, OfferRow, decode_cursor, encode_cursor
 
-router = APIRouter(prefix="/v1/offers", tags=["offers"], responses=AUTH_PROBLEMS)
-reports = APIRouter(prefix="/v1/offer-reports", tags=["offers"], responses=AUTH_PROBLEMS)
-imports = APIRouter(prefix="/v1/offer-imports", tags=["offers"], responses=AUTH_PROBLEMS)
-
-SKU_PATTERN = r"^[^\s/]{1,64}$"
-SkuPath = Annotated[str, Field(pattern=SKU_PATTERN)]
+# The routes of a channel that are no offer: the SKU routes never match them, whatever the
+# method, so that a GET of /v1/offers/laredoute/bulk is a 405 and not "no offer 'bulk'".
+CHANNEL_ROUTES = ("bulk", "feed", "operations")
 
 
+class _SkuConvertor(Convertor[str]):
+    regex = rf"(?!(?:{'|'.join(CHANNEL_ROUTES)})(?:/|$))[^/]+"
+
+    def convert(self, value: str) -> str:
+        return value
+
+    def to_string(self, value: str) -> str:
+        return value
+
+
+register_url_convertor("offer_sku", _SkuConvertor())
+
+router = APIRouter(prefix="/v1/offers", tags=["offers"], responses=AUTH_PROBLEMS,
+                   route_class=AuthorisedRoute)
+reports = APIRouter(prefix="/v1/offer-reports", tags=["offers"], responses=AUTH_PROBLEMS,
+                    route_class=AuthorisedRoute)
+imports = APIRouter(prefix="/v1/offer-imports", tags=["offers"], responses=AUTH_PROBLEMS,
+                    route_class=AuthorisedRoute)
+
+SKU_PATTERN = rf"^(?!(?:{'|'.join(CHANNEL_ROUTES)})$)[^\s/]{{1,64}}$"
+# One offer's path: /{channel}/{sku}, the SKU never one of CHANNEL_ROUTES.
+OFFER = "/{channel}/{sku:offer_sku}"
 
 _ETAG = {"ETag": {"description": 'The offer\'s version, e.g. "3"', "schema": {"type": "string"}}}
 _WRITE_PROBLEMS: dict[int | str, dict[str, Any]] = {
@@ -48,8 +73,15 @@ _WRITE_PROBLEMS: dict[int | str, dict[str, Any]] = {
     409: problem_doc("A request with the same Idempotency-Key is running"),
     412: problem_doc("If-Match does not name the offer's current version"),
     413: problem_doc("The body is too large"),
-    422: problem_doc("The body is invalid: the problem names the field and the rule"),
+    422: problem_doc(
+        "The body or the SKU is invalid (the problem names the field and the rule), or the "
+        "Idempotency-Key was used for another request"
+    ),
     428: problem_doc("If-Match is missing"),
+}
+_READ_PROBLEMS: dict[int | str, dict[str, Any]] = {
+    404: problem_doc("No offer has this SKU on this channel"),
+    422: problem_doc("Unknown channel, or a SKU that is not 1 to 64 characters without spaces"),
 }
 
 # ---------------------------------------------------------------- schemas
@@ -80,6 +112,21 @@ class OfferBody(BaseModel):
     eco_fee: Scalar = Field(default=None, description="SellingPriceWEEEFee (not in the price)")
     period_start: Scalar = Field(default=None, description="OfferPeriodStartDate, YYYY-MM-DDTHH:mm:ss")
     period_end: Scalar = Field(default=None, description="OfferPeriodEndDate, YYYY-MM-DDTHH:mm:ss")
+
+    @field_validator("price", "crossed_price", "delivery_fee", "relay_fee", "eco_fee")
+    @classmethod
+    def _amount_in_range(cls, value: Scalar) -> Scalar:
+        # An amount kept with a format error is fine; one no price could ever be is refused.
+        if isinstance(value, bool) or not isinstance(value, str | int | float):
+            return value
+        try:
+            amount = Decimal(value.replace(",", ".") if isinstance(value, str) else str(value))
+        except InvalidOperation:
+            return value
+        if amount.is_finite() and abs(amount) > MAX_AMOUNT:
+            raise PydanticCustomError("amount_range", "an amount is at most {max} euros",
+                                      {"max": str(MAX_AMOUNT)})
+        return value
 
 
 class PromotionBody(BaseModel):
@@ -203,39 +250,48 @@ class MarketplaceReportLinePublic(BaseModel):
 # ---------------------------------------------------------------- helpers
 
 
-def _catalog(request: Request) -> OfferService:
-    return request.app.state.offers
-
-
-def _queries(request: Request) -> OfferQueries:
-    return request.app.state.offer_queries
-
-
 def offer_response(offer: Offer, status_code: int = 200) -> Response:
     return Response(OfferPublic.of(offer).model_dump_json(), status_code=status_code,
                     media_type="application/json", headers={"ETag": f'"{offer.version}"'})
 
 
-def _command(request: Request, store: Any, key: str | None, body: BaseModel | None,
-             command: Any) -> Response:
-    """A command on one offer, once per Idempotency-Key, answered with the offer."""
-    catalog = _catalog(request)
-    return run_command(request, store, key, body, lambda claim: command(catalog, claim),
-                       respond=offer_response)
-
-
-def _check_sku(sku: str) -> str:
+def offer_sku(
+    sku: Annotated[str, Path(description="The offer's SKU (PartnerProductReference)",
+                             json_schema_extra={"pattern": SKU_PATTERN})],
+) -> str:
     if not sku or len(sku) > 64 or any(c.isspace() for c in sku):
         raise ProblemError(422, "invalid-request", "The request is invalid",
                            "sku is 1 to 64 characters without spaces", field="sku", rule="sku")
     return sku
 
 
+SkuDep = Annotated[str, Depends(offer_sku)]
+
+
+@dataclass(frozen=True)
+class OfferCommand(Command):
+    """A command on one offer, once per Idempotency-Key, answered with the offer."""
+
+    offers: OfferService
+
+    def on_offer(self, body: BaseModel | None,
+                 action: Callable[[OfferService, IdempotencyClaim | None], Offer]) -> Response:
+        return self.run(body, lambda claim: action(self.offers, claim), offer_response)
+
+
+def offer_command(request: Request, offers: OffersDep, store: IdempotencyStoreDep,
+                  key: IdempotencyKeyDep) -> OfferCommand:
+    return OfferCommand(request, store, key, offers)
+
+
+OfferCommandDep = Annotated[OfferCommand, Depends(offer_command)]
+
+
 # ---------------------------------------------------------------- one offer
 
 
 @router.put(
-    "/{channel}/{sku}",
+    OFFER,
     response_model=OfferPublic,
     dependencies=[requires("offers:write")],
     summary="Create or replace an offer's values (If-Match needed once it exists)",
@@ -243,105 +299,89 @@ def _check_sku(sku: str) -> str:
                201: {"description": "Created", "headers": _ETAG}, **_WRITE_PROBLEMS},
 )
 def put_offer(
-    channel: Channel,
-    sku: str,
-    body: OfferBody,
-    request: Request,
-    store: IdempotencyStoreDep,
-    key: IdempotencyKeyDep,
+    channel: Channel, sku: SkuDep, body: OfferBody, command: OfferCommandDep,
+    if_match: OptionalIfMatchDep,
 ) -> Response:
-    _check_sku(sku)
-    catalog = _catalog(request)
-    exists = catalog.find(channel.value, sku) is not None
+    exists = command.offers.find(channel.value, sku) is not None
     # A retry of a request already answered (the create included) gets its first answer back
     # from run_command; it needs no If-Match.
-    retry = key is not None and store.get(key) is not None
-    version = _if_match(request, required=exists and not retry)
+    retry = command.key is not None and command.store.get(command.key) is not None
+    required = exists and not retry
+    version = parse_if_match(if_match) if if_match is not None or required else None
     raw = body.model_dump(exclude_unset=False)
-    return run_command(
-        request, store, key, body,
-        lambda claim: catalog.put(channel.value, sku, raw, expected_version=version,
-                                    idempotency=claim)[0],
-        respond=lambda offer: offer_response(offer, 200 if exists else 201),
+    return command.run(
+        body,
+        lambda claim: command.offers.put(channel.value, sku, raw, expected_version=version,
+                                         idempotency=claim)[0],
+        lambda offer: offer_response(offer, 200 if exists else 201),
     )
 
 
-def _if_match(request: Request, *, required: bool) -> int | None:
-    header = request.headers.get("if-match")
-    if header is None and not required:
-        return None
-    return expected_version(header)
-
-
 @router.get(
-    "/{channel}/{sku}",
+    OFFER,
     response_model=OfferPublic,
     dependencies=[requires("offers:read")],
     summary="The offer now, with its ETag",
-    responses={200: {"headers": _ETAG, "description": "The offer"},
-               404: problem_doc("No offer has this SKU on this channel")},
+    responses={200: {"headers": _ETAG, "description": "The offer"}, **_READ_PROBLEMS},
 )
-def get_offer(channel: Channel, sku: str, request: Request) -> Response:
-    return offer_response(_catalog(request).get(channel.value, _check_sku(sku)))
+def get_offer(channel: Channel, sku: SkuDep, offers: OffersDep) -> Response:
+    return offer_response(offers.get(channel.value, sku))
 
 
 @router.post(
-    "/{channel}/{sku}/unpublish",
+    f"{OFFER}/unpublish",
     response_model=OfferPublic,
     dependencies=[requires("offers:write")],
     summary="Unpublish the offer: quantity 0 (it is kept)",
     responses={200: {"headers": _ETAG, "description": "The offer"}, **_WRITE_PROBLEMS},
 )
 def unpublish_offer(
-    channel: Channel, sku: str, request: Request, store: IdempotencyStoreDep,
-    version: ExpectedVersionDep, key: IdempotencyKeyDep,
+    channel: Channel, sku: SkuDep, command: OfferCommandDep, version: ExpectedVersionDep,
 ) -> Response:
-    return _command(request, store, key, None, lambda catalog, claim: catalog.unpublish(
-        channel.value, _check_sku(sku), expected_version=version, idempotency=claim))
+    return command.on_offer(None, lambda offers, claim: offers.unpublish(
+        channel.value, sku, expected_version=version, idempotency=claim))
 
 
 @router.put(
-    "/{channel}/{sku}/promotion",
+    f"{OFFER}/promotion",
     response_model=OfferPublic,
     dependencies=[requires("offers:write")],
     summary="Set a promotion: a promotional price against a crossed-out price, optional dates",
     responses={200: {"headers": _ETAG, "description": "The offer"}, **_WRITE_PROBLEMS},
 )
 def set_promotion(
-    channel: Channel, sku: str, body: PromotionBody, request: Request,
-    store: IdempotencyStoreDep, version: ExpectedVersionDep, key: IdempotencyKeyDep,
+    channel: Channel, sku: SkuDep, body: PromotionBody, command: OfferCommandDep,
+    version: ExpectedVersionDep,
 ) -> Response:
-    return _command(request, store, key, body, lambda catalog, claim: catalog.set_promotion(
-        channel.value, _check_sku(sku), price=Decimal(body.price),
+    return command.on_offer(body, lambda offers, claim: offers.set_promotion(
+        channel.value, sku, price=Decimal(body.price),
         crossed_price=Decimal(body.crossed_price), start=body.start, end=body.end,
         expected_version=version, idempotency=claim))
 
 
 @router.delete(
-    "/{channel}/{sku}/promotion",
+    f"{OFFER}/promotion",
     response_model=OfferPublic,
     dependencies=[requires("offers:write")],
     summary="End the offer's promotion",
     responses={200: {"headers": _ETAG, "description": "The offer"}, **_WRITE_PROBLEMS},
 )
 def end_promotion(
-    channel: Channel, sku: str, request: Request, store: IdempotencyStoreDep,
-    version: ExpectedVersionDep, key: IdempotencyKeyDep,
+    channel: Channel, sku: SkuDep, command: OfferCommandDep, version: ExpectedVersionDep,
 ) -> Response:
-    return _command(request, store, key, None, lambda catalog, claim: catalog.end_promotion(
-        channel.value, _check_sku(sku), expected_version=version, idempotency=claim))
+    return command.on_offer(None, lambda offers, claim: offers.end_promotion(
+        channel.value, sku, expected_version=version, idempotency=claim))
 
 
 @router.get(
-    "/{channel}/{sku}/events",
+    f"{OFFER}/events",
     response_model=OfferHistoryPublic,
     dependencies=[requires("offers:history")],
     summary="The offer's whole history, oldest first",
-    responses={404: problem_doc("No offer has this SKU on this channel")},
+    responses=_READ_PROBLEMS,
 )
-def offer_events(channel: Channel, sku: str, request: Request) -> OfferHistoryPublic:
-    catalog = _catalog(request)
-    offer = catalog.get(channel.value, _check_sku(sku))
+def offer_events(channel: Channel, sku: SkuDep, offers: OffersDep) -> OfferHistoryPublic:
+    offer = offers.get(channel.value, sku)
     return OfferHistoryPublic(
         offer_id=offer.id,
         events=[
@@ -349,7 +389,7 @@ def offer_events(channel: Channel, sku: str, request: Request) -> OfferHistoryPu
                              actor=ActorPublic(**e.actor) if e.actor else None,
                              correlation_id=e.correlation_id,
                              data=json.loads(json.dumps(e.data, default=str)))
-            for e in catalog.history(channel.value, sku)
+            for e in offers.history(channel.value, sku)
         ],
     )
 
@@ -365,7 +405,7 @@ def offer_events(channel: Channel, sku: str, request: Request) -> OfferHistoryPu
     responses={422: problem_doc("A query parameter is invalid: the problem names it")},
 )
 def list_offers(
-    request: Request,
+    queries: OfferQueriesDep,
     channel: Channel | None = None,
     published: bool | None = None,
     has_errors: bool | None = None,
@@ -379,7 +419,7 @@ def list_offers(
     except ValueError as exc:
         raise ProblemError(422, "invalid-request", "The request is invalid", str(exc),
                            field="cursor", rule="cursor") from None
-    rows = _queries(request).list(
+    rows = queries.list(
         channel=channel.value if channel else None, published=published, has_errors=has_errors,
         sync=sync_state, q=q, after=after, limit=limit + 1,
     )
@@ -389,6 +429,15 @@ def list_offers(
         items=[OfferSummaryPublic.of(r) for r in rows],
         next_cursor=encode_cursor(rows[-1].channel, rows[-1].sku) if more else None,
     )
+
+
+_SOURCE_ROW = {
+    "type": "object",
+    "description": "One offer: sku (or PartnerProductReference) and the values of OfferBody, "
+    "named as there or as in the seller guide; other names are ignored, a value that cannot "
+    "be read is kept with its error, and a row without a SKU or with a SKU given twice is "
+    "rejected",
+}
 
 
 @router.post(
@@ -401,16 +450,20 @@ def list_offers(
     "DeliveryFee, ...) or as this API (sku, ean, price, ...); or a JSON array of objects. "
     "mode=full: offers of the channel missing from the source are set to quantity 0 (kept as "
     "virtual products); mode=partial (default) leaves them alone. The same source twice "
-    "changes nothing.",
+    "changes nothing. A row that cannot be taken is listed in `rejected`; the others are "
+    "imported.",
+    openapi_extra={"requestBody": {"required": True, "content": {
+        "text/csv": {"schema": {"type": "string"}},
+        "application/json": {"schema": {"type": "array", "items": _SOURCE_ROW}},
+    }}},
     responses={413: problem_doc("The body is too large"),
                415: problem_doc("The body is neither text/csv nor application/json"),
                422: problem_doc("The body cannot be read: the problem says where")},
 )
 async def bulk_upsert(
-    channel: Channel, request: Request, mode: Literal["full", "partial"] = "partial",
+    channel: Channel, request: Request, offers: OffersDep,
+    mode: Literal["full", "partial"] = "partial",
 ) -> Response:
-    from starlette.concurrency import run_in_threadpool
-
     body = await request.body()
     content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
     rows = parse_source(body, content_type)
@@ -418,7 +471,7 @@ async def bulk_upsert(
     def upsert() -> tuple[BulkResult, int | None]:
         # The worker thread runs in a copy of this context: bring its log position back.
         last_saved_position.set(None)
-        result = _catalog(request).upsert_many(channel.value, rows, full=mode == "full")
+        result = offers.upsert_many(channel.value, rows, full=mode == "full")
         return result, last_saved_position.get()
 
     result, position = await run_in_threadpool(upsert)
@@ -445,11 +498,14 @@ def parse_source(body: bytes, content_type: str) -> list[dict[str, Any]]:
     response_model=list[ReportLinePublic],
     dependencies=[requires("offers:read")],
     summary="Integration report 'offers': our validation errors, per offer",
+    responses={422: problem_doc("Unknown channel")},
 )
-def report_offers(request: Request, channel: Channel | None = None) -> list[ReportLinePublic]:
+def report_offers(
+    queries: OfferQueriesDep, channel: Channel | None = None
+) -> list[ReportLinePublic]:
     return [ReportLinePublic(channel=r.channel, sku=r.sku,
                              errors=[FieldErrorPublic(**e) for e in r.errors])
-            for r in _all(request, channel, has_errors=True)]
+            for r in _all(queries, channel, has_errors=True)]
 
 
 @reports.get(
@@ -457,20 +513,21 @@ def report_offers(request: Request, channel: Channel | None = None) -> list[Repo
     response_model=list[MarketplaceReportLinePublic],
     dependencies=[requires("offers:read")],
     summary="Integration report 'offers_laredoute': the marketplace's error per offer",
+    responses={422: problem_doc("Unknown channel")},
 )
 def report_offers_laredoute(
-    request: Request, channel: Channel | None = None
+    queries: OfferQueriesDep, channel: Channel | None = None
 ) -> list[MarketplaceReportLinePublic]:
     return [MarketplaceReportLinePublic(channel=r.channel, sku=r.sku, import_id=r.import_id,
                                         message=r.marketplace_message)
-            for r in _all(request, channel, sync="rejected")]
+            for r in _all(queries, channel, sync="rejected")]
 
 
-def _all(request: Request, channel: Channel | None, **filters: Any) -> list[OfferRow]:
+def _all(queries: OfferQueries, channel: Channel | None, **filters: Any) -> list[OfferRow]:
     rows: list[OfferRow] = []
     after = None
     while True:
-        page = _queries(request).list(channel=channel.value if channel else None, after=after,
+        page = queries.list(channel=channel.value if channel else None, after=after,
                                       limit=1000, **filters)
         rows.extend(page)
         if len(page) < 1000:
@@ -515,8 +572,8 @@ class OfferImportPublic(BaseModel):
     finished_at: datetime | None
 
 
-def _feed(request: Request, channel: Channel) -> Any:
-    sync = getattr(request.app.state, "sync", None)
+def channel_feed(channel: Channel, sync: SyncDep) -> OfferFeed:
+    """The channel's offer feed; a 409 problem when the channel has no marketplace settings."""
     feed = sync.feeds.get(channel.value) if sync is not None else None
     if feed is None:
         raise ProblemError(409, "channel-not-configured", "The channel is not configured",
@@ -525,9 +582,7 @@ def _feed(request: Request, channel: Channel) -> Any:
     return feed
 
 
-def _upstream(exc: Exception) -> ProblemError:
-    return ProblemError(502, "upstream-error", "The marketplace did not take it", str(exc),
-                        field="marketplace", rule="upstream")
+FeedDep = Annotated[OfferFeed, Depends(channel_feed)]
 
 
 @router.post(
@@ -541,19 +596,8 @@ def _upstream(exc: Exception) -> ProblemError:
                422: problem_doc("Invalid body, or every offer asked for has errors"),
                502: problem_doc("The marketplace refused or did not answer")},
 )
-def send_operation(channel: Channel, body: OperationBody, request: Request) -> OperationPublic:
-    feed = _feed(request, channel)
-    try:
-        batch_id = feed.send_operation(body.skus, body.name)
-    except NothingToSend as exc:
-        raise ProblemError(422, "rule-violation", "Nothing to send", str(exc), field="skus",
-                           rule="valid_offers") from None
-    except FeedBusy as exc:
-        raise ProblemError(409, "feed-busy", "The feed is busy", str(exc), field="channel",
-                           rule="one_feed_at_a_time") from None
-    except MarketplaceError as exc:
-        raise _upstream(exc) from None
-    return OperationPublic(operation=body.name, batch_id=batch_id)
+def send_operation(body: OperationBody, feed: FeedDep) -> OperationPublic:
+    return OperationPublic(operation=body.name, batch_id=feed.send_operation(body.skus, body.name))
 
 
 @router.post(
@@ -562,17 +606,11 @@ def send_operation(channel: Channel, body: OperationBody, request: Request) -> O
     dependencies=[requires("offers:write")],
     summary="Send the channel's pending offers now, whatever the hour",
     responses={409: problem_doc("The channel is not configured, or its feed is busy"),
+               422: problem_doc("Unknown channel"),
                502: problem_doc("The marketplace refused or did not answer")},
 )
-def send_feed(channel: Channel, request: Request) -> FeedRoundPublic:
-    feed = _feed(request, channel)
-    try:
-        done = feed.send_now()
-    except FeedBusy as exc:
-        raise ProblemError(409, "feed-busy", "The feed is busy", str(exc), field="channel",
-                           rule="one_feed_at_a_time") from None
-    except MarketplaceError as exc:
-        raise _upstream(exc) from None
+def send_feed(feed: FeedDep) -> FeedRoundPublic:
+    done = feed.send_now()
     return FeedRoundPublic(sent=done.sent, offers=done.offers, completed=done.completed,
                            failed=done.failed, running=done.running, error=done.error)
 
@@ -582,17 +620,17 @@ def send_feed(channel: Channel, request: Request) -> FeedRoundPublic:
     response_model=list[OfferImportPublic],
     dependencies=[requires("offers:read")],
     summary="The channel's offer imports (OF01), newest first, and how they ended",
-    responses={409: problem_doc("The channel is not configured")},
+    responses={409: problem_doc("The channel is not configured"),
+               422: problem_doc("Unknown channel, or a query parameter out of range")},
 )
 def list_imports(
-    channel: Channel, request: Request,
+    feed: FeedDep,
     state: Literal["running", "complete", "failed"] | None = None,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
 ) -> list[OfferImportPublic]:
-    records = _feed(request, channel).imports(limit=limit, state=state)
     return [OfferImportPublic(
         channel=r.channel, import_id=r.import_id, reason=r.reason, operation=r.operation,
         state=r.state, offers=r.offers, lines_in_error=r.lines_in_error, message=r.message,
         created_at=from_epoch(r.created_at),  # type: ignore[arg-type]
         finished_at=from_epoch(r.finished_at),
-    ) for r in records]
+    ) for r in feed.imports(limit=limit, state=state)]

@@ -3,18 +3,20 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Mapping
 from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Annotated, Any, Literal
 from uuid import UUID
 
 import orjson
-from fastapi import APIRouter, Query, Request, Response
-from pydantic import AwareDatetime, BaseModel
+from fastapi import APIRouter, Query, Response
+from pydantic import BaseModel
 
-from app.api.auth import AUTH_PROBLEMS, requires
+from app.api.auth import AUTH_PROBLEMS, AuthorisedRoute, requires
+from app.api.deps import OrderTabsDep, RunnersDep, ServiceDep, SettingsDep
 from app.api.problems import ProblemError
-from app.api.schemas import Problem
+from app.api.schemas import BIGINT_MAX, DateTime, problem_doc
 from app.domain.order import Channel, OrderStatus
 from app.projections.order_tabs import (
     InvalidCursor,
@@ -23,8 +25,10 @@ from app.projections.order_tabs import (
     OrderTabsQueries,
     time_left,
 )
+from app.projections.runner import ProjectionRunner
 
-router = APIRouter(prefix="/v1/orders", tags=["order tabs"], responses=AUTH_PROBLEMS)
+router = APIRouter(prefix="/v1/orders", tags=["order tabs"], responses=AUTH_PROBLEMS,
+                   route_class=AuthorisedRoute)
 
 Tab = Literal["new", "waiting_shipment", "sent", "canceled"]
 
@@ -128,16 +132,15 @@ def _in_utc(name: str, value: datetime | None) -> datetime | None:
         ) from None
 
 
-def _queries(request: Request) -> OrderTabsQueries:
-    return request.app.state.order_tabs
-
-
-def _wait_for(request: Request, queries: OrderTabsQueries, position: int | None) -> bool:
+def _wait_for(
+    queries: OrderTabsQueries, position: int | None, runners: Mapping[str, ProjectionRunner],
+    wait_seconds: float,
+) -> bool:
     """Wait, briefly, until the read model has applied `position`."""
     if position is None:
         return True
-    runner = request.app.state.runners.get("order_tabs")
-    deadline = time.monotonic() + request.app.state.settings.read_wait_seconds
+    runner = runners.get("order_tabs")
+    deadline = time.monotonic() + wait_seconds
     while queries.position() < position:
         if time.monotonic() >= deadline:
             return False
@@ -148,16 +151,8 @@ def _wait_for(request: Request, queries: OrderTabsQueries, position: int | None)
 
 
 _PROBLEMS: dict[int | str, dict[str, Any]] = {
-    422: {
-        "model": Problem,
-        "description": "A query parameter is invalid (the problem names it and the rule)",
-        "content": {"application/problem+json": {}},
-    },
-    503: {
-        "model": Problem,
-        "description": "The store is unavailable; retry later",
-        "content": {"application/problem+json": {}},
-    },
+    422: problem_doc("A query parameter is invalid (the problem names it and the rule)"),
+    503: problem_doc("The store is unavailable; retry later"),
 }
 
 
@@ -172,19 +167,21 @@ _PROBLEMS: dict[int | str, dict[str, Any]] = {
     responses=_PROBLEMS,
 )
 def list_orders(
-    request: Request,
+    queries: OrderTabsDep,
+    runners: RunnersDep,
+    settings: SettingsDep,
+    service: ServiceDep,
     tab: Tab | None = None,
     status: OrderStatus | None = None,
     channel: Channel | None = None,
-    created_from: AwareDatetime | None = None,
-    created_to: AwareDatetime | None = None,
+    created_from: DateTime | None = None,
+    created_to: DateTime | None = None,
     q: Annotated[str | None, Query(min_length=1, max_length=100)] = None,
     sort: Literal["newest", "deadline"] = "newest",
     limit: Annotated[int, Query(ge=1, le=100)] = 50,
     cursor: Annotated[str | None, Query(max_length=512)] = None,
-    min_position: Annotated[int | None, Query(ge=0)] = None,
+    min_position: Annotated[int | None, Query(ge=0, le=BIGINT_MAX)] = None,
 ) -> Response:
-    queries = _queries(request)
     filters = OrderFilters(
         tab=tab,
         status=status.value if status else None,
@@ -193,15 +190,15 @@ def list_orders(
         created_to=_in_utc("created_to", created_to),
         q=q,
     )
-    caught_up = _wait_for(request, queries, min_position)
+    caught_up = _wait_for(queries, min_position, runners, settings.read_wait_seconds)
     try:
         page = queries.list(filters, sort, limit, cursor)
     except InvalidCursor as exc:
         raise ProblemError(
             422, "invalid-request", "The request is invalid", str(exc), field="cursor", rule="cursor"
         ) from None
-    now = request.app.state.service.clock()
-    warning = request.app.state.settings.deadline_warning_hours * 3600
+    now = service.clock()
+    warning = settings.deadline_warning_hours * 3600
     body = {
         "items": [_summary_json(row, now, warning) for row in page.rows],
         "next_cursor": page.next_cursor,
@@ -225,8 +222,7 @@ def list_orders(
     summary="How many orders each tab holds, per status",
     responses={503: _PROBLEMS[503]},
 )
-def tab_counts(request: Request) -> TabCountsPublic:
-    queries = _queries(request)
+def tab_counts(queries: OrderTabsDep) -> TabCountsPublic:
     position = queries.position()
     counts = queries.counts()
     return TabCountsPublic(

@@ -7,16 +7,9 @@ from uuid import UUID
 
 from fastapi import APIRouter, Request, Response
 
-from app.api.commands import (
-    ExpectedVersionDep,
-    IdempotencyKeyDep,
-    IdempotencyStoreDep,
-    ServiceDep,
-    order_response,
-    run_command,
-    with_position,
-)
-from app.api.auth import AUTH_PROBLEMS, requires
+from app.api.auth import AUTH_PROBLEMS, AuthorisedRoute, requires
+from app.api.commands import OrderCommandDep, order_response, with_position
+from app.api.deps import ServiceDep
 from app.api.schemas import (
     ActorPublic,
     CancelCommand,
@@ -24,15 +17,14 @@ from app.api.schemas import (
     OrderCreate,
     OrderHistoryPublic,
     OrderPublic,
-    problem_doc,
     RefundCreate,
     RefuseCommand,
     ShipCommand,
+    problem_doc,
 )
 
-router = APIRouter(prefix="/v1/orders", tags=["orders"], responses=AUTH_PROBLEMS)
-
-
+router = APIRouter(prefix="/v1/orders", tags=["orders"], responses=AUTH_PROBLEMS,
+                   route_class=AuthorisedRoute)
 
 _ETAG_HEADER = {
     "ETag": {"description": 'The order\'s version, e.g. "3"', "schema": {"type": "string"}},
@@ -129,18 +121,9 @@ def order_events(order_id: UUID, service: ServiceDep) -> OrderHistoryPublic:
     summary="Accept a CREATED order (within 72 hours of its creation)",
     responses=_COMMAND_ERRORS,
 )
-def accept_order(
-    order_id: UUID,
-    request: Request,
-    service: ServiceDep,
-    store: IdempotencyStoreDep,
-    version: ExpectedVersionDep,
-    key: IdempotencyKeyDep,
-) -> Response:
-    return run_command(
-        request, store, key, None,
-        lambda claim: service.accept(order_id, expected_version=version, idempotency=claim),
-    )
+def accept_order(order_id: UUID, command: OrderCommandDep) -> Response:
+    return command.run(None, lambda claim: command.service.accept(
+        order_id, expected_version=command.version, idempotency=claim))
 
 
 @router.post(
@@ -150,21 +133,9 @@ def accept_order(
     summary="Refuse a CREATED order",
     responses=_COMMAND_ERRORS,
 )
-def refuse_order(
-    order_id: UUID,
-    body: RefuseCommand,
-    request: Request,
-    service: ServiceDep,
-    store: IdempotencyStoreDep,
-    version: ExpectedVersionDep,
-    key: IdempotencyKeyDep,
-) -> Response:
-    return run_command(
-        request, store, key, body,
-        lambda claim: service.refuse(
-            order_id, reason=body.reason, expected_version=version, idempotency=claim
-        ),
-    )
+def refuse_order(order_id: UUID, body: RefuseCommand, command: OrderCommandDep) -> Response:
+    return command.run(body, lambda claim: command.service.refuse(
+        order_id, reason=body.reason, expected_version=command.version, idempotency=claim))
 
 
 @router.post(
@@ -177,26 +148,15 @@ def refuse_order(
     "for another carrier tracking_url is required.",
     responses=_COMMAND_ERRORS,
 )
-def ship_order(
-    order_id: UUID,
-    body: ShipCommand,
-    request: Request,
-    service: ServiceDep,
-    store: IdempotencyStoreDep,
-    version: ExpectedVersionDep,
-    key: IdempotencyKeyDep,
-) -> Response:
-    return run_command(
-        request, store, key, body,
-        lambda claim: service.ship(
-            order_id,
-            tracking_number=body.tracking_number,
-            carrier=body.carrier,
-            tracking_url=body.tracking_url,
-            expected_version=version,
-            idempotency=claim,
-        ),
-    )
+def ship_order(order_id: UUID, body: ShipCommand, command: OrderCommandDep) -> Response:
+    return command.run(body, lambda claim: command.service.ship(
+        order_id,
+        tracking_number=body.tracking_number,
+        carrier=body.carrier,
+        tracking_url=body.tracking_url,
+        expected_version=command.version,
+        idempotency=claim,
+    ))
 
 
 @router.post(
@@ -206,22 +166,11 @@ def ship_order(
     summary="Cancel a TOSHIP order, or some quantities of its lines, as out of stock",
     responses=_COMMAND_ERRORS,
 )
-def cancel_order(
-    order_id: UUID,
-    body: CancelCommand,
-    request: Request,
-    service: ServiceDep,
-    store: IdempotencyStoreDep,
-    version: ExpectedVersionDep,
-    key: IdempotencyKeyDep,
-) -> Response:
+def cancel_order(order_id: UUID, body: CancelCommand, command: OrderCommandDep) -> Response:
     lines = [(ln.line_id, ln.quantity) for ln in body.lines] if body.lines else None
-    return run_command(
-        request, store, key, body,
-        lambda claim: service.cancel(
-            order_id, reason=body.reason, lines=lines, expected_version=version, idempotency=claim
-        ),
-    )
+    return command.run(body, lambda claim: command.service.cancel(
+        order_id, reason=body.reason, lines=lines, expected_version=command.version,
+        idempotency=claim))
 
 
 @router.post(
@@ -231,24 +180,13 @@ def cancel_order(
     summary="Request a refund of the whole order or of some lines, with or without shipping",
     responses=_COMMAND_ERRORS,
 )
-def request_refund(
-    order_id: UUID,
-    body: RefundCreate,
-    request: Request,
-    service: ServiceDep,
-    store: IdempotencyStoreDep,
-    version: ExpectedVersionDep,
-    key: IdempotencyKeyDep,
-) -> Response:
+def request_refund(order_id: UUID, body: RefundCreate, command: OrderCommandDep) -> Response:
     lines = [(ln.line_id, ln.quantity) for ln in body.lines] if body.lines else None
-    return run_command(
-        request, store, key, body,
-        lambda claim: service.request_refund(
-            order_id,
-            reason=body.reason,
-            refund_shipping=body.refund_shipping,
-            lines=lines,
-            expected_version=version,
-            idempotency=claim,
-        ),
-    )
+    return command.run(body, lambda claim: command.service.request_refund(
+        order_id,
+        reason=body.reason,
+        refund_shipping=body.refund_shipping,
+        lines=lines,
+        expected_version=command.version,
+        idempotency=claim,
+    ))

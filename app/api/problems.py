@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import structlog
+from eventsourcing.persistence import PersistenceError
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
-from eventsourcing.persistence import PersistenceError
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import compile_path
 
+from app.application.offer_feed import FeedBusy, NothingToSend
 from app.domain.errors import (
     DeadlinePassed,
     DomainError,
@@ -20,6 +23,12 @@ from app.domain.errors import (
     RuleViolation,
     VersionConflict,
 )
+from app.ports.marketplace import MarketplaceError, UpstreamRefused, UpstreamUnavailable
+
+try:  # FastAPI 0.160+ resolves included routers lazily, one context per route
+    from fastapi.routing import iter_route_contexts
+except ImportError:  # pragma: no cover - older FastAPI lists its routes directly
+    iter_route_contexts = None
 
 log = structlog.get_logger(__name__)
 
@@ -56,6 +65,37 @@ class ProblemError(Exception):
         self.extra = extra
 
 
+def problem_document(
+    status: int,
+    slug: str,
+    title: str,
+    detail: str,
+    *,
+    instance: str,
+    field: str | None = None,
+    rule: str | None = None,
+    errors: list[dict[str, str]] | None = None,
+    **extra: Any,
+) -> dict[str, Any]:
+    """The problem as JSON: what every error answer of the API is, middlewares' included."""
+    body: dict[str, Any] = {
+        "type": problem_type(slug),
+        "title": title,
+        "status": status,
+        "detail": detail,
+        "instance": instance,
+    }
+    if field is not None:
+        body["field"] = field
+    if rule is not None:
+        body["rule"] = rule
+    if errors is None and field is not None and rule is not None:
+        errors = [{"field": field, "rule": rule, "message": detail}]
+    body["errors"] = errors or []
+    body.update({k: v for k, v in extra.items() if v is not None})
+    return body
+
+
 def problem_response(
     request: Request,
     status: int,
@@ -69,22 +109,12 @@ def problem_response(
     headers: dict[str, str] | None = None,
     **extra: Any,
 ) -> JSONResponse:
-    body: dict[str, Any] = {
-        "type": problem_type(slug),
-        "title": title,
-        "status": status,
-        "detail": detail,
-        "instance": request.url.path,
-    }
-    if field is not None:
-        body["field"] = field
-    if rule is not None:
-        body["rule"] = rule
-    if errors is None and field is not None and rule is not None:
-        errors = [{"field": field, "rule": rule, "message": detail}]
-    body["errors"] = errors or []
-    body.update({k: v for k, v in extra.items() if v is not None})
+    body = problem_document(status, slug, title, detail, instance=request.url.path, field=field,
+                            rule=rule, errors=errors, **extra)
     return JSONResponse(body, status_code=status, media_type=PROBLEM_MEDIA_TYPE, headers=headers)
+
+
+MALFORMED_JSON = "malformed JSON body"
 
 
 def _field_path(loc: tuple[Any, ...]) -> str:
@@ -113,6 +143,7 @@ def _validation_errors(exc: RequestValidationError) -> list[dict[str, str]]:
         if rule == "json_invalid":
             # Its location is a character offset in the body, not a field.
             loc = ("body",)
+            message = MALFORMED_JSON
         errors.append({"field": _field_path(loc), "rule": rule, "message": message})
     return errors
 
@@ -155,6 +186,12 @@ def domain_problem(request: Request, exc: DomainError) -> JSONResponse:
             field=exc.field,
             rule=exc.rule,
         )
+    if isinstance(exc, NothingToSend):
+        return problem_response(request, 422, "rule-violation", "Nothing to send", str(exc),
+                                field="skus", rule="valid_offers")
+    if isinstance(exc, FeedBusy):
+        return problem_response(request, 409, "feed-busy", "The feed is busy", str(exc),
+                                field="channel", rule="one_feed_at_a_time")
     if isinstance(exc, RuleViolation):
         return problem_response(
             request,
@@ -169,9 +206,83 @@ def domain_problem(request: Request, exc: DomainError) -> JSONResponse:
     return problem_response(request, 409, "conflict", "Conflict", str(exc))
 
 
+def problem_of(request: Request, exc: ProblemError) -> JSONResponse:
+    return problem_response(
+        request,
+        exc.status,
+        exc.slug,
+        exc.title,
+        exc.detail,
+        field=exc.field,
+        rule=exc.rule,
+        headers=exc.headers,
+        **exc.extra,
+    )
+
+
+def precondition_required() -> ProblemError:
+    return ProblemError(
+        428,
+        "precondition-required",
+        "If-Match required",
+        'commands need an If-Match header with the ETag last read, e.g. If-Match: "3"',
+        field="If-Match",
+        rule="required",
+    )
+
+
+def _missing_if_match(exc: RequestValidationError) -> bool:
+    return any(
+        tuple(error.get("loc", ())) == ("header", "If-Match") and error.get("type") == "missing"
+        for error in exc.errors()
+    )
+
+
+def allowed_methods(request: Request) -> str:
+    """Every method some route serves at this path, for the Allow header of a 405."""
+    routes: Any = (
+        iter_route_contexts(request.app.routes) if iter_route_contexts else request.app.routes
+    )
+    path = request.scope.get("path", "")
+    methods: set[str] = set()
+    for route in routes:
+        route_path, route_methods = getattr(route, "path", None), getattr(route, "methods", None)
+        if route_path and route_methods and _path_regex(route_path).match(path):
+            methods |= set(route_methods)
+    return ", ".join(sorted(methods))
+
+
+_PATH_REGEXES: dict[str, re.Pattern[str]] = {}
+
+
+def _path_regex(path: str) -> re.Pattern[str]:
+    regex = _PATH_REGEXES.get(path)
+    if regex is None:
+        regex = _PATH_REGEXES[path] = compile_path(path)[0]
+    return regex
+
+
+def marketplace_problem(request: Request, exc: MarketplaceError) -> JSONResponse:
+    headers: dict[str, str] = {}
+    title = "The marketplace did not take it"
+    if isinstance(exc, UpstreamUnavailable):
+        title = "The marketplace did not answer"
+        if exc.retry_after:
+            headers["Retry-After"] = str(max(1, round(exc.retry_after)))
+    elif isinstance(exc, UpstreamRefused):
+        title = "The marketplace refused it"
+    return problem_response(request, 502, "upstream-error", title, str(exc), field="marketplace",
+                            rule="upstream", headers=headers)
+
+
 def install_problem_handlers(app: FastAPI) -> None:
+    """The one table from errors to problems. An error no handler takes is answered 500 by
+    RequestContextMiddleware, which logs it."""
+
     @app.exception_handler(RequestValidationError)
     async def _validation(request: Request, exc: RequestValidationError) -> JSONResponse:
+        if _missing_if_match(exc):
+            return problem_of(request, precondition_required())
         errors = _validation_errors(exc)
         first = errors[0] if errors else {"field": "body", "rule": "invalid"}
         detail = "; ".join(f"{e['field']}: {e['message']}" for e in errors[:10])
@@ -190,40 +301,39 @@ def install_problem_handlers(app: FastAPI) -> None:
     async def _domain(request: Request, exc: DomainError) -> JSONResponse:
         return domain_problem(request, exc)
 
+    @app.exception_handler(MarketplaceError)
+    async def _marketplace(request: Request, exc: MarketplaceError) -> JSONResponse:
+        return marketplace_problem(request, exc)
+
     @app.exception_handler(ProblemError)
     async def _problem(request: Request, exc: ProblemError) -> JSONResponse:
-        return problem_response(
-            request,
-            exc.status,
-            exc.slug,
-            exc.title,
-            exc.detail,
-            field=exc.field,
-            rule=exc.rule,
-            headers=exc.headers,
-            **exc.extra,
-        )
+        return problem_of(request, exc)
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        status = exc.status_code
         slugs = {404: "not-found", 405: "method-not-allowed", 413: "body-too-large"}
-        slug = slugs.get(exc.status_code, f"http-{exc.status_code}")
+        slug = slugs.get(status, f"http-{status}")
         title = slug.replace("-", " ").capitalize()
+        detail = str(exc.detail)
+        headers = dict(exc.headers or {})
         field = rule = None
-        if exc.status_code == 413:
+        errors: list[dict[str, str]] | None = None
+        if status == 413:
             field, rule = "body", "max_bytes"
-        elif exc.status_code == 400:
-            # FastAPI's answer to a body it cannot parse (too deeply nested, not UTF-8, ...).
-            slug, title, field, rule = "invalid-request", "The request is invalid", "body", "json_invalid"
+        elif status == 405:
+            # The route that answers lists only its own methods; the path may have others.
+            headers["Allow"] = allowed_methods(request) or headers.get("Allow", "")
+        elif status == 400:
+            # FastAPI's answer to a body it cannot parse (not UTF-8, too deeply nested, ...):
+            # the same problem as a body that is not JSON at all.
+            status, slug, title = 422, "invalid-request", "The request is invalid"
+            detail = f"body: {MALFORMED_JSON}"
+            field, rule = "body", "json_invalid"
+            errors = [{"field": field, "rule": rule, "message": MALFORMED_JSON}]
         return problem_response(
-            request,
-            exc.status_code,
-            slug,
-            title,
-            str(exc.detail),
-            field=field,
-            rule=rule,
-            headers=dict(exc.headers or {}),
+            request, status, slug, title, detail, field=field, rule=rule, errors=errors,
+            headers=headers,
         )
 
     @app.exception_handler(PersistenceError)
@@ -236,16 +346,4 @@ def install_problem_handlers(app: FastAPI) -> None:
             "The store is unavailable",
             "the event store did not answer in time; retry later",
             headers={"Retry-After": "1"},
-        )
-
-    @app.exception_handler(Exception)
-    async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
-        # Never leak internals: the log has the error type, the client a request id to quote.
-        log.exception("unhandled_error", error=type(exc).__name__, path=request.url.path)
-        return problem_response(
-            request,
-            500,
-            "internal-error",
-            "Internal error",
-            "the service failed to handle this request; it was logged",
         )

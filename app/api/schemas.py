@@ -8,7 +8,15 @@ from decimal import Decimal
 from typing import Annotated, Any, Literal
 from uuid import UUID
 
-from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import (
+    AfterValidator,
+    AwareDatetime,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    StringConstraints,
+)
 from pydantic_core import PydanticCustomError
 
 from app.domain.order import (
@@ -61,6 +69,23 @@ _EARLIEST = datetime(1970, 1, 1, tzinfo=UTC)
 _LATEST = datetime(9000, 1, 1, tzinfo=UTC)
 
 
+_DATE_TIME_START = re.compile(r"^\d{4}-\d{2}-\d{2}")
+
+
+def _written_as_a_date(value: Any) -> Any:
+    # Pydantic reads a bare number as seconds since 1970; the API takes RFC 3339 text only.
+    if isinstance(value, datetime) or (isinstance(value, str) and _DATE_TIME_START.match(value)):
+        return value
+    raise PydanticCustomError(
+        "datetime_format",
+        "must be an RFC 3339 date-time with its offset, e.g. 2026-11-26T08:30:00Z",
+    )
+
+
+# A date-time with its offset, written as RFC 3339 text (never a number).
+DateTime = Annotated[AwareDatetime, BeforeValidator(_written_as_a_date)]
+
+
 def _plausible_date(value: datetime) -> datetime:
     if not _EARLIEST <= value < _LATEST:
         raise PydanticCustomError(
@@ -109,7 +134,7 @@ class OrderCreate(Body):
 
     channel: Literal["laredoute", "labrandboutique"]
     marketplace_order_id: Identifier
-    created_at: Annotated[AwareDatetime, Field(strict=False), AfterValidator(_plausible_date)]
+    created_at: Annotated[DateTime, Field(strict=False), AfterValidator(_plausible_date)]
     customer: CustomerIn
     shipping_address: AddressIn
     delivery: DeliveryIn
@@ -347,6 +372,11 @@ class Problem(BaseModel):
 class Health(BaseModel):
     status: Literal["ok", "unavailable"]
     checks: dict[str, str] = Field(default_factory=dict)
+
+
+# The largest integer a store column holds (signed 64 bits): positions and ids in paths and
+# queries are bounded by it, so that a larger one is a 422 and never reaches the store.
+BIGINT_MAX = 2**63 - 1
 
 
 def problem_doc(description: str) -> dict[str, Any]:

@@ -7,18 +7,18 @@ from datetime import datetime
 from typing import Annotated, Literal
 from uuid import UUID
 
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Path, Query
 from pydantic import BaseModel
 
-from app.adapters.sync_store import SyncStore
-from app.api.auth import AUTH_PROBLEMS, requires
-from app.api.commands import ServiceDep
+from app.api.auth import AUTH_PROBLEMS, AuthorisedRoute, requires
+from app.api.deps import ServiceDep, SettingsDep, SyncDep, SyncStoreDep
 from app.api.problems import ProblemError
-from app.api.schemas import from_epoch, problem_doc
+from app.api.schemas import BIGINT_MAX, from_epoch, problem_doc
 from app.domain.order import Channel
 from app.ports.stores import Action, ImportFailure
 
-router = APIRouter(prefix="/v1", tags=["marketplace sync"], responses=AUTH_PROBLEMS)
+router = APIRouter(prefix="/v1", tags=["marketplace sync"], responses=AUTH_PROBLEMS,
+                   route_class=AuthorisedRoute)
 
 
 
@@ -112,10 +112,6 @@ class SyncStatusPublic(BaseModel):
     actions: dict[str, int]
 
 
-def _store(request: Request) -> SyncStore:
-    return request.app.state.sync_store
-
-
 @router.get(
     "/orders/{order_id}/actions",
     dependencies=[requires("sync:read")],
@@ -123,9 +119,8 @@ def _store(request: Request) -> SyncStore:
     summary="The order's actions for the marketplace and their delivery state",
     responses={404: problem_doc("No order has this id"), 422: problem_doc("The order id is not a UUID")},
 )
-def order_actions(order_id: UUID, request: Request, service: ServiceDep) -> OrderSyncPublic:
+def order_actions(order_id: UUID, service: ServiceDep, store: SyncStoreDep) -> OrderSyncPublic:
     order = service.get_order(order_id)
-    store = _store(request)
     seen = store.marketplace_state(order.channel, order.marketplace_order_id)
     return OrderSyncPublic(
         order_id=order_id,
@@ -146,14 +141,18 @@ def order_actions(order_id: UUID, request: Request, service: ServiceDep) -> Orde
     responses={
         404: problem_doc("No order has this id, or the order has no such action"),
         409: problem_doc("The action is not failed or expired (type /problems/invalid-status)"),
-        422: problem_doc("The order id is not a UUID or the action id not an integer"),
+        422: problem_doc("The order id is not a UUID, or the action id not an integer from 0 "
+                         "to 2^63-1"),
     },
 )
 def retry_action(
-    order_id: UUID, action_id: int, request: Request, service: ServiceDep
+    order_id: UUID,
+    action_id: Annotated[int, Path(ge=0, le=BIGINT_MAX)],
+    service: ServiceDep,
+    store: SyncStoreDep,
+    sync: SyncDep,
 ) -> ActionPublic:
     service.get_order(order_id)
-    store = _store(request)
     action = store.action(action_id)
     if action is None or action.order_id != order_id:
         raise ProblemError(404, "not-found", "Not found",
@@ -166,7 +165,6 @@ def retry_action(
             f"action {action_id} is {action.state}; only failed or expired actions are retried",
             field="state", rule="retryable_state",
         )
-    sync = getattr(request.app.state, "sync", None)
     if sync is not None:
         sync.wake_delivery()
     retried = store.action(action_id)
@@ -182,14 +180,14 @@ def retry_action(
     responses={422: problem_doc("A query parameter is invalid: the problem names it")},
 )
 def import_errors(
-    request: Request,
+    store: SyncStoreDep,
     channel: Channel | None = None,
     kind: Literal["unparsable", "unknown_state", "unreconciled"] | None = None,
     include_resolved: bool = False,
     limit: Annotated[int, Query(ge=1, le=100)] = 50,
     cursor: Annotated[str | None, Query(pattern=r"^[0-9]{1,18}$")] = None,
 ) -> ImportErrorListPublic:
-    rows = _store(request).errors(
+    rows = store.errors(
         channel=channel.value if channel else None, kind=kind,
         include_resolved=include_resolved, after_id=int(cursor or 0), limit=limit + 1,
     )
@@ -207,9 +205,7 @@ def import_errors(
     response_model=SyncStatusPublic,
     summary="Each channel's import cursor and last round, and the actions by state",
 )
-def sync_status(request: Request) -> SyncStatusPublic:
-    settings = request.app.state.settings
-    store = _store(request)
+def sync_status(settings: SettingsDep, store: SyncStoreDep) -> SyncStatusPublic:
     configured = {ch.name: ch for ch in settings.channels()}
     cursors = {c["channel"]: c for c in store.cursors()}
     channels = []

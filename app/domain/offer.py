@@ -27,6 +27,8 @@ DATE_FORMAT = "%Y-%m-%dT%H:%M:%S"
 _DATE_PATTERN = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}$")
 _OFFER_NAMESPACE = UUID("0b6f2d4e-5c0a-4f5e-9a43-7d2f1e8c9b10")
 CENT = Decimal("0.01")
+# Far beyond any real price, and small enough for cents to stay exact.
+MAX_AMOUNT = Decimal("999999999.99")
 
 PRICE_FIELDS = ("price", "crossed_price", "eco_fee")
 STOCK_FIELDS = ("quantity",)
@@ -102,6 +104,8 @@ def _read(name: str, value: Any) -> Any:
             raise ValueError(f"{name} must be an amount in euros, not {value!r}") from None
         if not amount.is_finite():
             raise ValueError(f"{name} must be an amount in euros, not {value!r}")
+        if abs(amount) > MAX_AMOUNT:
+            raise ValueError(f"{name} must be at most {MAX_AMOUNT} euros, not {value!r}")
         if amount != amount.quantize(CENT):
             raise ValueError(f"{name} has more than 2 decimal places")
         return amount.quantize(CENT)

@@ -463,18 +463,23 @@ def test_a_command_body_that_is_an_array_answers_422(shared, route: str) -> None
     assert_problem(response, 422, INVALID, field="body")
 
 
-def test_a_body_not_in_utf8_answers_400(shared) -> None:
-    """Latin-1 bytes cannot be read as JSON text."""
+def test_a_body_not_in_utf8_answers_422_as_any_malformed_json(shared) -> None:
+    """Latin-1 bytes cannot be read as JSON text: the same problem as a body like `{`."""
     raw = '{"channel": "laredoute", "city": "Orléans"}'.encode("latin-1")
-    assert_problem(
-        _post_json(shared, "/v1/orders", raw), 400, INVALID, field="body", rule="json_invalid"
+    problem = assert_problem(
+        _post_json(shared, "/v1/orders", raw), 422, INVALID, field="body", rule="json_invalid"
     )
+    broken = assert_problem(
+        _post_json(shared, "/v1/orders", b"{"), 422, INVALID, field="body", rule="json_invalid"
+    )
+    assert problem["detail"] == broken["detail"]
+    assert problem["errors"] == broken["errors"]
 
 
-def test_a_deeply_nested_body_answers_400(shared) -> None:
+def test_a_deeply_nested_body_answers_422(shared) -> None:
     """A hundred thousand nested arrays do not exhaust the parser's stack."""
     response = _post_json(shared, "/v1/orders", b"[" * 100_000 + b"]" * 100_000)
-    assert_problem(response, 400, INVALID, field="body", rule="json_invalid")
+    assert_problem(response, 422, INVALID, field="body", rule="json_invalid")
 
 
 def test_a_deeply_nested_field_answers_422(shared) -> None:

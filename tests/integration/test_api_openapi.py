@@ -32,7 +32,8 @@ def _documented_routes(app) -> Iterator[tuple[str, str, APIRoute]]:
         if not isinstance(route, APIRoute) or not route.include_in_schema:
             continue
         for method in sorted(context.methods - {"HEAD"}):
-            yield method, context.path, route
+            # The document's path: {sku}, not the route's {sku:offer_sku}.
+            yield method, getattr(context, "path_format", context.path), route
 
 
 def _is_command(method: str, path: str) -> bool:
