@@ -38,6 +38,8 @@ CONFIG: dict[str, Any] = {
     "workers": 1,
     "generation": {
         "max-examples": EXAMPLES_PER_OPERATION,
+        # The same cases on every run: a failure here is reproduced by running it again.
+        "deterministic": True,
         "database": "none",
     },
     "phases": {
