@@ -14,7 +14,7 @@ from fastapi import Depends, Header, Request, Response
 from pydantic import BaseModel
 
 from app.adapters.idempotency import IdempotencyStore
-from app.api.deps import IdempotencyStoreDep, ServiceDep
+from app.api.deps import IdempotencyStoreDep, ServiceDep, get_service
 from app.api.problems import ProblemError, domain_problem, precondition_required
 from app.api.schemas import OrderPublic
 from app.application.event_store import last_saved_position
@@ -231,7 +231,7 @@ def _replay(request: Request, record: CommandRecord | None, claim: IdempotencyCl
             media_type="application/problem+json",
         )
     else:
-        aggregate = request.app.state.service.store.repository.get(
+        aggregate = get_service(request).store.repository.get(
             record.aggregate_id, version=record.aggregate_version
         )
         response = respond(aggregate)

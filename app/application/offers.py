@@ -22,8 +22,8 @@ from eventsourcing.application import AggregateNotFoundError
 from eventsourcing.persistence import IntegrityError
 
 from app.application.event_store import EventStore
-from app.domain.errors import OfferNotFound, VersionConflict
-from app.domain.offer import FieldError, Offer, offer_id_for, read_fields
+from app.domain.errors import OfferNotFound, RuleViolation, VersionConflict
+from app.domain.offer import OUT_OF_RANGE, FieldError, Offer, offer_id_for, read_fields
 from app.ports.idempotency import IdempotencyClaim
 from app.ports.stores import OfferSources
 
@@ -119,8 +119,12 @@ class OfferService:
         expected_version: int | None = None,
         idempotency: IdempotencyClaim | None = None,
     ) -> tuple[Offer, bool]:
-        """Create or replace the offer's values; (offer, created)."""
+        """Create or replace the offer's values; (offer, created). A value of an absurd size is
+        refused (RuleViolation) rather than kept as an error on the offer."""
         values, errors = read_fields(raw)
+        for error in errors:
+            if error.rule in OUT_OF_RANGE:
+                raise RuleViolation(error.field, error.rule, error.message)
         offer = self.find(channel, sku)
         if offer is None:
             if expected_version is not None:
@@ -212,6 +216,11 @@ class OfferService:
                 continue
             seen.add(sku)
             values, errors = read_fields(raw)
+            absurd = next((e for e in errors if e.rule in OUT_OF_RANGE), None)
+            if absurd is not None:
+                result.rejected.append(RejectedRow(line, sku, absurd.field, absurd.rule,
+                                                   absurd.message))
+                continue
             digest = values_digest(values, [e.field for e in errors])
             if known.get(sku) == digest:
                 result.unchanged += 1

@@ -29,6 +29,8 @@ _OFFER_NAMESPACE = UUID("0b6f2d4e-5c0a-4f5e-9a43-7d2f1e8c9b10")
 CENT = Decimal("0.01")
 # Far beyond any real price, and small enough for cents to stay exact.
 MAX_AMOUNT = Decimal("999999999.99")
+# Counts (quantities, days) beyond this are not stock or delays but mistakes.
+MAX_COUNT = 999_999_999
 
 PRICE_FIELDS = ("price", "crossed_price", "eco_fee")
 STOCK_FIELDS = ("quantity",)
@@ -61,6 +63,18 @@ class FieldError:
 # ---------------------------------------------------------------- reading a source row
 
 
+class OutOfRange(ValueError):
+    """A value of the right kind but of an absurd size: the row is refused, not kept."""
+
+    def __init__(self, rule: str, message: str) -> None:
+        super().__init__(message)
+        self.rule = rule
+
+
+# The rules of the values refused whole rather than kept as an offer's error.
+OUT_OF_RANGE = frozenset({"amount_range", "count_range"})
+
+
 def read_fields(raw: Mapping[str, Any]) -> tuple[dict[str, Any], list[FieldError]]:
     """Typed offer values from a source row (strings or JSON values) and what cannot be read.
 
@@ -79,6 +93,9 @@ def read_fields(raw: Mapping[str, Any]) -> tuple[dict[str, Any], list[FieldError
                 value = None
         try:
             values[name] = _read(name, value)
+        except OutOfRange as exc:
+            values[name] = None
+            errors.append(FieldError(name, exc.rule, str(exc)))
         except ValueError as exc:
             values[name] = None
             errors.append(FieldError(name, "format", str(exc)))
@@ -105,7 +122,7 @@ def _read(name: str, value: Any) -> Any:
         if not amount.is_finite():
             raise ValueError(f"{name} must be an amount in euros, not {value!r}")
         if abs(amount) > MAX_AMOUNT:
-            raise ValueError(f"{name} must be at most {MAX_AMOUNT} euros, not {value!r}")
+            raise OutOfRange("amount_range", f"{name} must be at most {MAX_AMOUNT} euros, not {value!r}")
         if amount != amount.quantize(CENT):
             raise ValueError(f"{name} has more than 2 decimal places")
         return amount.quantize(CENT)
@@ -113,11 +130,15 @@ def _read(name: str, value: Any) -> Any:
         if isinstance(value, bool):
             raise ValueError(f"{name} must be a whole number")
         if isinstance(value, int):
-            return value
-        text = str(value)
-        if not re.fullmatch(r"-?\d+", text):
-            raise ValueError(f"{name} must be a whole number, not {value!r}")
-        return int(text)
+            number = value
+        else:
+            text = str(value)
+            if not re.fullmatch(r"-?\d+", text):
+                raise ValueError(f"{name} must be a whole number, not {value!r}")
+            number = int(text)
+        if abs(number) > MAX_COUNT:
+            raise OutOfRange("count_range", f"{name} must be at most {MAX_COUNT}, not {value!r}")
+        return number
     if name == "relay":
         if isinstance(value, bool):
             return value

@@ -122,20 +122,33 @@ def _csv(*rows: dict[str, Any]) -> str:
     (json.dumps([{"sku": "TUNIC-38", **OFFER, "price": 1e26}, {"sku": "SCARF", **_SCARF}]),
      "application/json"),
 ])
-def test_an_absurd_amount_in_a_source_is_that_rows_error_not_the_files(
+def test_an_absurd_amount_in_a_source_rejects_that_row_not_the_file(
     client, content: str, content_type: str
 ) -> None:
-    """The other rows are imported; the row keeps its other values, and the price is its error,
-    as for any value that cannot be read."""
+    """The other rows are imported; the row is refused with its line, field and rule."""
     response = _bulk(client, content, content_type)
     assert response.status_code == 200, response.text
     result = response.json()
-    assert (result["rows"], result["created"], result["invalid"]) == (2, 2, 1)
-    broken = client.get("/v1/offers/laredoute/TUNIC-38").json()
-    assert broken["values"]["price"] is None and broken["values"]["quantity"] == 5
-    assert ("price", "format") in [(e["field"], e["rule"]) for e in broken["errors"]]
-    assert "at most" in next(e["message"] for e in broken["errors"] if e["field"] == "price")
+    assert (result["rows"], result["created"], result["invalid"]) == (2, 1, 0)
+    (rejected,) = result["rejected"]
+    assert (rejected["line"], rejected["sku"], rejected["field"], rejected["rule"]) == (
+        1, "TUNIC-38", "price", "amount_range")
+    assert "at most" in rejected["message"]
+    assert client.get("/v1/offers/laredoute/TUNIC-38").status_code == 404
     assert client.get("/v1/offers/laredoute/SCARF").json()["values"]["price"] == "15.00"
+
+
+@pytest.mark.parametrize("quantity", [10**30, "1000000000000000000000", -(10**12)])
+def test_an_absurd_quantity_is_refused_too(client, quantity: Any) -> None:
+    response = client.put("/v1/offers/laredoute/TUNIC-38", json={**OFFER, "quantity": quantity})
+    problem = response.json()
+    assert response.status_code == 422, response.text
+    assert response.headers["content-type"].startswith("application/problem+json")
+    assert problem["field"] == "quantity", problem
+    assert client.get("/v1/offers/laredoute/TUNIC-38").status_code == 404
+    bulk = _bulk(client, _csv({"sku": "TUNIC-38", **OFFER, "quantity": str(quantity)}),
+                 "text/csv").json()
+    assert [(r["field"], r["rule"]) for r in bulk["rejected"]] == [("quantity", "count_range")]
 
 
 # ---------------------------------------------------------------- a 500
