@@ -10,12 +10,15 @@ or a replay leaves existing rows as they are (it only fills a payload still miss
 Each row carries its payload: what to send, as the event said it, with the order's channel and
 marketplace id, so delivery never reloads the order. What an action needs beyond its own event
 (the order's ids, its lines with their prices and cancelled quantities) the projection keeps in
-`outbox_orders`, one row per order, from the events that set it.
+`outbox_orders`, one row per order, from the events that set it, and the orders of the latest
+batches in memory: they are trusted only while the committed position is the one this
+instance's last batch reached (nothing else wrote in between, nothing was rolled back).
 """
 
 from __future__ import annotations
 
 import json
+from collections import OrderedDict
 from collections.abc import Sequence
 from decimal import Decimal
 from typing import Any
@@ -36,6 +39,8 @@ ACTION_OF_EVENT = {
 # Events that change what the outbox keeps of an order.
 _STATE_EVENTS = {"Imported", "Accepted", "LinesCanceled"}
 _CENT = Decimal("0.01")
+# Orders kept in memory between batches.
+CACHED_ORDERS = 20_000
 
 _INSERT = (
     "INSERT INTO marketplace_actions"
@@ -58,13 +63,47 @@ class MarketplaceActionsProjection:
 
     def __init__(self, dialect: str) -> None:
         self.native_ids = dialect == "postgres"
+        self._cache: OrderedDict[UUID, dict[str, Any]] = OrderedDict()
+        self._cached_at: int | None = None  # the position the cache reflects, once committed
+        self._trusted = False  # the cache may be read in the batch under way
+        self._pending: dict[UUID, dict[str, Any]] = {}
+
+    def batch_started(self, position: int) -> None:
+        self._trusted = position == self._cached_at
+        if not self._trusted:
+            self._cache.clear()
+        self._pending = {}
+
+    def batch_committed(self, position: int) -> None:
+        # The cache was either trusted for this batch or emptied when it started.
+        for order_id, order in self._pending.items():
+            self._cache[order_id] = order
+            self._cache.move_to_end(order_id)
+        while len(self._cache) > CACHED_ORDERS:
+            self._cache.popitem(last=False)
+        self._cached_at = position
+        self._pending = {}
+        self._trusted = False
 
     def apply(self, tx: Transaction, generation: int, events: Sequence[ProjectedEvent]) -> None:
+        if not self._trusted:
+            self._cache.clear()
         relevant = [e for e in events if e.aggregate == "Order"
                     and (e.type in _STATE_EVENTS or e.type in ACTION_OF_EVENT)]
         if not relevant:
             return
-        orders = self._load(tx, {e.originator_id for e in relevant if e.type != "Imported"})
+        orders: dict[UUID, dict[str, Any]] = {}
+        missing = set()
+        for event in relevant:
+            oid = event.originator_id
+            if event.type == "Imported" or oid in orders:
+                continue
+            cached = self._cache.get(oid)
+            if cached is not None:
+                orders[oid] = json.loads(json.dumps(cached))  # a copy: a rollback leaves it
+            else:
+                missing.add(oid)
+        orders.update(self._load(tx, missing))
         changed: set[UUID] = set()
         rows = []
         for event in relevant:
@@ -76,8 +115,7 @@ class MarketplaceActionsProjection:
             order = orders.get(event.originator_id)
             if order is None:
                 raise LookupError(f"no Imported event seen for order {event.originator_id}")
-            if event.type in _STATE_EVENTS:
-                _apply(order, event.type, data)
+            if event.type in _STATE_EVENTS and _apply(order, event.type, data):
                 changed.add(event.originator_id)
             kind = ACTION_OF_EVENT.get(event.type)
             if kind is None or data.get("origin") == "marketplace":
@@ -85,12 +123,15 @@ class MarketplaceActionsProjection:
             at = event.timestamp.timestamp()
             rows.append((self._id(event.originator_id), event.version, event.position, kind, at,
                          at, json.dumps(_payload(kind, order, data), sort_keys=True)))
-        tx.executemany(_UPSERT_ORDER, [
-            (self._id(oid), orders[oid]["channel"], orders[oid]["marketplace_order_id"],
-             json.dumps(orders[oid]["lines"]))
-            for oid in changed
-        ])
-        tx.executemany(_INSERT, rows)
+        if changed:
+            tx.executemany(_UPSERT_ORDER, [
+                (self._id(oid), orders[oid]["channel"], orders[oid]["marketplace_order_id"],
+                 json.dumps(orders[oid]["lines"]))
+                for oid in changed
+            ])
+        if rows:
+            tx.executemany(_INSERT, rows)
+        self._pending = orders
 
     def clear(self, tx: Transaction, generation: int) -> None:
         """Actions carry delivery state: a rebuild keeps them."""
@@ -127,14 +168,19 @@ def _imported(data: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def _apply(order: dict[str, Any], event_type: str, data: dict[str, Any]) -> None:
+def _apply(order: dict[str, Any], event_type: str, data: dict[str, Any]) -> bool:
+    """Bring the order's lines level with the event; True if they changed."""
     lines = order["lines"]
+    changed = False
     if event_type == "Accepted":
         for line_id in data.get("refused_lines") or ():
             lines[line_id]["canceled"] = lines[line_id]["quantity"]
+            changed = True
     elif event_type == "LinesCanceled":
         for line_id, quantity in data["lines"].items():
             lines[line_id]["canceled"] += int(quantity)
+            changed = True
+    return changed
 
 
 def _payload(kind: str, order: dict[str, Any], data: dict[str, Any]) -> dict[str, Any]:

@@ -48,6 +48,11 @@ class Projection(Protocol):
     def clear(self, tx: Transaction, generation: int) -> None:
         """Delete the rows of one generation."""
 
+    # A projection that keeps state in memory between batches may also define
+    # `batch_started(position)`, called under the row lock with the committed position before
+    # `apply`, and `batch_committed(position)`, called once the batch's transaction committed
+    # with the position it reached. Other callers of `apply` (a rebuild) call neither.
+
 
 class ProjectionFailed(Exception):
     def __init__(self, name: str, position: int, error: str) -> None:
@@ -112,6 +117,9 @@ class ProjectionRunner:
         self._wake = threading.Event()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
+        # Optional hooks of a projection that keeps state between batches (see Projection).
+        self._started = getattr(projection, "batch_started", None)
+        self._committed = getattr(projection, "batch_committed", None)
         self.positions.ensure(self.name)
 
     # ---------------------------------------------------------------- processing
@@ -136,9 +144,13 @@ class ProjectionRunner:
                     generation, current, failed = self.positions.lock(tx, self.name)
                     if current != int(position) or failed is not None:
                         continue
+                    if self._started is not None:
+                        self._started(int(current))
                     self.projection.apply(tx, generation, events)
                     self.positions.advance(tx, self.name, events[-1].position)
-                    return len(events)
+                if self._committed is not None:
+                    self._committed(events[-1].position)
+                return len(events)
         except (ProjectionFailed, *TRANSIENT_ERRORS):
             raise
         except Exception:  # noqa: BLE001 - a handler error: find the event, stop this projection

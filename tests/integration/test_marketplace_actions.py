@@ -165,3 +165,54 @@ def test_actions_written_before_payloads_get_theirs_from_a_second_reading(
     assert [(a.id, a.kind, a.state, a.payload) for a in after] == [
         (a.id, a.kind, "confirmed" if a.id == accept.id else a.state, a.payload) for a in before
     ]
+
+
+def test_orders_kept_in_memory_are_dropped_when_another_writer_moved_the_outbox(
+    db: SQLiteDatabase | PostgresDatabase, service: OrderService
+) -> None:
+    """A runner trusts the orders it keeps in memory only while nothing else has written:
+    here another runner applies a cancellation in between, then the first one the next."""
+    order = service.import_order(**order_fields()).order
+    service.accept(order.id)
+    service.validate_payment(order.id)
+    first = _runner(db)
+    first.catch_up()
+    one, other = order.lines[0], order.lines[1]
+    service.cancel(order.id, reason="Rupture", lines=[(one.line_id, 1)])
+    _runner(db).catch_up()
+    service.cancel(order.id, reason="Rupture", lines=[(other.line_id, 1)])
+    first.catch_up()
+    actions = SyncStore(db).actions_of(order.id)
+    assert [a.kind for a in actions] == ["accept", "cancel", "cancel"]
+    assert actions[-1].payload["canceled_after"] == {one.line_id: 1, other.line_id: 1}
+
+
+def test_a_rolled_back_batch_leaves_no_trace_in_the_orders_kept_in_memory(
+    db: SQLiteDatabase | PostgresDatabase, service: OrderService, monkeypatch
+) -> None:
+    order = service.import_order(**order_fields()).order
+    service.accept(order.id)
+    service.validate_payment(order.id)
+    runner = _runner(db)
+    runner.catch_up()
+    line = order.lines[0]
+    service.cancel(order.id, reason="Rupture", lines=[(line.line_id, 1)])
+    # The batch is applied, then its position cannot be written: the transaction rolls back.
+    real_advance = runner.positions.advance
+
+    def failing_advance(*args, **kwargs):
+        raise RuntimeError("the disk is full")
+
+    monkeypatch.setattr(runner.positions, "advance", failing_advance)
+    try:
+        runner.process_batch()
+    except Exception:  # noqa: BLE001 - the failure is recorded; what matters is after
+        pass
+    monkeypatch.setattr(runner.positions, "advance", real_advance)
+    with db.transaction() as tx:
+        tx.execute("UPDATE projection_positions SET failed_position = NULL, error = NULL"
+                   " WHERE name = %s", ("marketplace_actions",))
+    runner.catch_up()
+    cancel = SyncStore(db).actions_of(order.id)[-1]
+    assert cancel.kind == "cancel"
+    assert cancel.payload["canceled_after"][line.line_id] == 1
