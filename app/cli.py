@@ -43,9 +43,10 @@ def _worker(settings: Settings) -> int:
 
     from app.adapters.db import open_database
     from app.adapters.recorders import EVENTS_TABLE
-    from app.bootstrap import build_sync, open_service
+    from app.bootstrap import build_sync, open_service, wake_feeds_on_stock_out
     from app.projections import runners as projection_runners
     from app.projections.listener import LogListener
+    from app.projections.offers import OffersProjection
 
     log = structlog.get_logger("oms")
     db = open_database(settings)
@@ -62,6 +63,9 @@ def _worker(settings: Settings) -> int:
     service.store.on_saved(wake_all)
     listener = LogListener(db, EVENTS_TABLE, wake_all)
     sync = build_sync(settings, db, service)
+    offers_projection = runners["offers"].projection if "offers" in runners else None
+    if sync is not None and isinstance(offers_projection, OffersProjection):
+        wake_feeds_on_stock_out(offers_projection, sync)
     stop = threading.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda *_: stop.set())
@@ -87,13 +91,17 @@ def _worker(settings: Settings) -> int:
 
 
 def _sandbox(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
     from sandbox.config import SandboxConfig, Timings
     from sandbox.server import run
 
     timings = Timings(demo_orders_per_minute=args.demo_rate)
     if args.payment_delay is not None:
         timings.payment_delay = args.payment_delay
-    run(args.host, args.port, SandboxConfig(seed=args.seed, timings=timings))
+    state_file = Path(args.state_file) if args.state_file else None
+    run(args.host, args.port,
+        SandboxConfig(seed=args.seed, timings=timings, state_file=state_file))
     return 0
 
 
@@ -247,6 +255,9 @@ def main(argv: list[str] | None = None) -> int:
     sandbox.add_argument("--payment-delay", type=float, default=None,
                          help="seconds before an accepted order's payment is validated")
     sandbox.add_argument("--seed", type=int, default=None)
+    sandbox.add_argument("--state-file", default=None,
+                         help="keep the sandbox's state in this JSON file across restarts "
+                         "(default: in memory only)")
     offers = commands.add_parser("offers", help="offers: import a source file")
     offer_actions = offers.add_subparsers(dest="action", required=True)
     offer_import = offer_actions.add_parser(

@@ -1,10 +1,11 @@
 """python -m sandbox --host 127.0.0.1 --port 8001 [--demo-rate N] [--payment-delay S] [--seed N]
-[--offer-import-delay S]"""
+[--offer-import-delay S] [--state-file PATH]"""
 
 from __future__ import annotations
 
 import argparse
 from dataclasses import replace
+from pathlib import Path
 
 from sandbox.config import SandboxConfig, Timings
 from sandbox.server import run
@@ -31,6 +32,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--close-delay", type=_delay, default=defaults.close_delay)
     parser.add_argument("--refund-delay", type=_delay, default=defaults.refund_delay)
     parser.add_argument("--offer-import-delay", type=_delay, default=defaults.offer_import_delay)
+    parser.add_argument("--state-file", type=Path, default=None,
+                        help="keep the marketplace's state in this JSON file across restarts "
+                        "(default: in memory only)")
     args = parser.parse_args(argv)
     timings = replace(
         defaults,
@@ -42,7 +46,8 @@ def main(argv: list[str] | None = None) -> None:
         demo_orders_per_minute=args.demo_rate,
         offer_import_delay=args.offer_import_delay,
     )
-    run(args.host, args.port, SandboxConfig(seed=args.seed, timings=timings))
+    run(args.host, args.port,
+        SandboxConfig(seed=args.seed, timings=timings, state_file=args.state_file))
 
 
 if __name__ == "__main__":

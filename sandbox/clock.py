@@ -41,3 +41,14 @@ class SandboxClock:
         with self._lock:
             self._offset += timedelta(seconds=seconds)
         return self.now()
+
+    def offset_seconds(self) -> float:
+        """How far the clock runs ahead of (or behind) real time; kept in a state file."""
+        with self._lock:
+            return self._offset.total_seconds()
+
+    def restore_offset(self, seconds: float) -> None:
+        """The offset a saved sandbox ran with: its clock goes on from where it was, plus the
+        real time it was stopped for."""
+        with self._lock:
+            self._offset = timedelta(seconds=seconds)

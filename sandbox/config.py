@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field, fields
 from datetime import datetime
+from pathlib import Path
 
 
 @dataclass(frozen=True)
@@ -50,6 +51,9 @@ class SandboxConfig:
 
     seed makes generated orders (ids, customers, products) and payment refusals reproducible.
     start_time, when given, sets the sandbox clock's "now" at start (the clock then runs on).
+    state_file, when given, keeps the marketplace's state in that JSON file: loaded at start if
+    it exists (its clock then wins over start_time), written every save_interval seconds when
+    something changed, and at shutdown. None keeps everything in memory.
     """
 
     shops: tuple[ShopConfig, ...] = DEFAULT_SHOPS
@@ -59,3 +63,5 @@ class SandboxConfig:
     shipping_leadtime_days: int = 2
     start_time: datetime | None = None
     tick_interval: float = 0.5  # seconds between two runs of the background ticker
+    state_file: Path | None = None
+    save_interval: float = 1.0

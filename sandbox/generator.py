@@ -11,7 +11,7 @@ import hashlib
 import random
 from datetime import datetime, timedelta
 from decimal import Decimal
-from typing import Literal
+from typing import Any, Literal
 
 from faker import Faker
 
@@ -55,6 +55,17 @@ def product_sku(reference: str) -> str:
     return "MP" + _stable_digits("product:" + reference, 9)
 
 
+def random_state(rng: random.Random) -> list[Any]:
+    """A Random's state as JSON values, for a state file."""
+    version, internal, gauss_next = rng.getstate()
+    return [version, list(internal), gauss_next]
+
+
+def set_random_state(rng: random.Random, state: list[Any]) -> None:
+    version, internal, gauss_next = state
+    rng.setstate((version, tuple(internal), gauss_next))
+
+
 class OrderGenerator:
     """Builds new WAITING_ACCEPTANCE orders; the caller stores them and keeps ids unique."""
 
@@ -63,6 +74,14 @@ class OrderGenerator:
         self.fake = Faker("fr_FR")
         self.fake.seed_instance(seed if seed is not None else self.rng.randrange(2**32))
         self.leadtime_days = shipping_leadtime_days
+
+    def export_state(self) -> dict[str, Any]:
+        """Where both random sequences are, so a restarted sandbox goes on with new orders."""
+        return {"rng": random_state(self.rng), "faker": random_state(self.fake.random)}
+
+    def restore_state(self, state: dict[str, Any]) -> None:
+        set_random_state(self.rng, state["rng"])
+        set_random_state(self.fake.random, state["faker"])
 
     def order_id(self, shop: ShopConfig) -> str:
         return f"{shop.order_prefix}-{self.rng.randrange(10**8):08d}-A"

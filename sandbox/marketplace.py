@@ -266,6 +266,32 @@ class Marketplace:
                 and (operation is None or c["operation"] == operation)
             ]
 
+    # ------------------------------------------------------------------ saved state
+
+    def export_state(self) -> dict[str, Any]:
+        """What a restarted sandbox needs to go on where this one is: the clock's offset, the
+        orders and their refunds and cancelations, the offers and offer imports, the id
+        sequences and the random generators. The delays (timings), the call log and the faults
+        are not part of it: a start takes its delays from its own configuration."""
+        with self._lock:
+            return {
+                "clock_offset_seconds": self.clock.offset_seconds(),
+                "demo_due": self._demo_due,
+                "orders": self._store.export_state(),
+                "offers": self._offers.export_state(),
+                "progression": self._progression.export_state(),
+            }
+
+    def restore_state(self, state: dict[str, Any]) -> None:
+        """Replace the whole state by one export_state() gave (KeyError, TypeError or
+        ValueError when it is not such a state)."""
+        with self._lock:
+            self._store.restore_state(state["orders"])
+            self._offers.restore_state(state["offers"])
+            self._progression.restore_state(state["progression"])
+            self._demo_due = float(state["demo_due"])
+            self.clock.restore_offset(float(state["clock_offset_seconds"]))
+
     # ------------------------------------------------------------------ background ticker
 
     def progress(self) -> None:

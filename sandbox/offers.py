@@ -13,19 +13,26 @@ sandbox.offer_view. OfferBook holds no lock: the Marketplace calls it under its 
 
 from __future__ import annotations
 
+import base64
 import csv
 import io
-import itertools
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 from datetime import datetime, timedelta
+from decimal import Decimal
 from typing import Any
 
 import structlog
 
 from sandbox.clock import format_date
 from sandbox.errors import MiraklError
-from sandbox.offer_file import ERROR_COLUMNS, UnreadableFile, check_line, read_file
+from sandbox.offer_file import (
+    ERROR_COLUMNS,
+    OfferValues,
+    UnreadableFile,
+    check_line,
+    read_file,
+)
 from sandbox.offer_view import Offer, product_ids, raw_offer, render_offer
 
 log = structlog.get_logger("sandbox")
@@ -129,8 +136,31 @@ class OfferBook:
         self.unknown_eans: frozenset[str] = frozenset()
         self._offers: dict[int, dict[str, Offer]] = {}  # shop id -> sku -> offer
         self._imports: dict[int, OfferImport] = {}
-        self._import_ids = itertools.count(1)
-        self._offer_ids = itertools.count(1)
+        self._last_import_id = 0
+        self._last_offer_id = 0
+
+    # -- saved state
+
+    def export_state(self) -> dict[str, Any]:
+        """Every import (its file base64) and offer, and both id sequences, as JSON values."""
+        return {
+            "last_import_id": self._last_import_id,
+            "last_offer_id": self._last_offer_id,
+            "unknown_eans": sorted(self.unknown_eans),
+            "imports": [_import_state(i) for i in self._imports.values()],
+            "offers": [_offer_state(o) for o in self.offers()],
+        }
+
+    def restore_state(self, state: dict[str, Any]) -> None:
+        imports = [_import_from_state(item) for item in state["imports"]]
+        offers = [_offer_from_state(item) for item in state["offers"]]
+        self._last_import_id = int(state["last_import_id"])
+        self._last_offer_id = int(state["last_offer_id"])
+        self.unknown_eans = frozenset(state["unknown_eans"])
+        self._imports = {i.import_id: i for i in imports}
+        self._offers = {}
+        for offer in offers:
+            self._offers.setdefault(offer.shop_id, {})[offer.values.sku] = offer
 
     # -- imports
 
@@ -142,7 +172,8 @@ class OfferBook:
                     and existing.status in PENDING_STATUSES and existing.content == content):
                 log.info("sandbox_offer_import_duplicate", import_id=existing.import_id)
                 return existing
-        imported = OfferImport(next(self._import_ids), shop_id, mode, now, content, filename)
+        self._last_import_id += 1
+        imported = OfferImport(self._last_import_id, shop_id, mode, now, content, filename)
         self._imports[imported.import_id] = imported
         log.info("sandbox_offer_import_received", import_id=imported.import_id, shop_id=shop_id,
                  mode=mode, size=len(content))
@@ -234,7 +265,8 @@ class OfferBook:
             line = {name: cells.get(name, "") for name in header}
             offer = shop_offers.get(sku)
             if offer is None:
-                shop_offers[sku] = Offer(next(self._offer_ids), imported.shop_id, values, line,
+                self._last_offer_id += 1
+                shop_offers[sku] = Offer(self._last_offer_id, imported.shop_id, values, line,
                                          when, when, imported.import_id)
                 imported.inserted += 1
             else:
@@ -279,3 +311,56 @@ class OfferBook:
         found.sort(key=lambda o: (o[key], o["offer_id"]), reverse=query.descending)
         start = query.offset - 1 if duplicate_pages and query.offset > 0 else query.offset
         return found[start:start + query.max], len(found)
+
+
+# ---------------------------------------------------------------------- saved state
+
+
+def _date(value: datetime | None) -> str | None:
+    return None if value is None else value.isoformat()
+
+
+def _parse_date(text: str | None) -> datetime | None:
+    return None if text is None else datetime.fromisoformat(text)
+
+
+def _import_state(imported: OfferImport) -> dict[str, Any]:
+    body = asdict(imported)
+    body.update(created=_date(imported.created), done=_date(imported.done),
+                content=base64.b64encode(imported.content).decode("ascii"))
+    return body
+
+
+def _import_from_state(item: dict[str, Any]) -> OfferImport:
+    values = dict(item)
+    values.update(created=_parse_date(item["created"]), done=_parse_date(item["done"]),
+                  content=base64.b64decode(item["content"], validate=True),
+                  errors=[LineError(**error) for error in item["errors"]])
+    return OfferImport(**values)
+
+
+def _offer_state(offer: Offer) -> dict[str, Any]:
+    """OfferValues hold Decimals and datetimes: kept as their text."""
+    values = {}
+    for f in fields(OfferValues):
+        value = getattr(offer.values, f.name)
+        values[f.name] = (value.isoformat() if isinstance(value, datetime)
+                          else str(value) if isinstance(value, Decimal) else value)
+    return {"offer_id": offer.offer_id, "shop_id": offer.shop_id, "values": values,
+            "line": dict(offer.line), "created": _date(offer.created),
+            "updated": _date(offer.updated), "import_id": offer.import_id}
+
+
+def _offer_from_state(item: dict[str, Any]) -> Offer:
+    values: dict[str, Any] = {}
+    for f in fields(OfferValues):
+        value = item["values"][f.name]
+        kind = str(f.type)
+        if value is not None and "Decimal" in kind:
+            value = Decimal(value)
+        elif value is not None and "datetime" in kind:
+            value = datetime.fromisoformat(value)
+        values[f.name] = value
+    return Offer(int(item["offer_id"]), int(item["shop_id"]), OfferValues(**values),
+                 dict(item["line"]), datetime.fromisoformat(item["created"]),
+                 datetime.fromisoformat(item["updated"]), int(item["import_id"]))

@@ -9,7 +9,6 @@ under its own.
 from __future__ import annotations
 
 import copy
-import itertools
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -76,11 +75,51 @@ class OrderStore:
         self._orders: dict[str, StoredOrder] = {}
         self._line_owner: dict[str, str] = {}
         self._live: set[str] = set()
-        self._ids = itertools.count(1)  # refunds and cancelations share one sequence
+        self._last_id = 0  # refunds and cancelations share one sequence
 
     def next_id(self, prefix: str) -> str:
         """A new refund or cancelation id: the prefix and a number no other id has."""
-        return f"{prefix}-{next(self._ids):06d}"
+        self._last_id += 1
+        return f"{prefix}-{self._last_id:06d}"
+
+    # ------------------------------------------------------------------ saved state
+
+    def export_state(self) -> dict[str, Any]:
+        """Every order and the id sequence, as plain JSON values (copies, not the live dicts)."""
+        return {
+            "last_id": self._last_id,
+            "generator": self._generator.export_state(),
+            "orders": [
+                {"shop_id": s.shop_id, "raw": copy.deepcopy(s.raw),
+                 "created": s.created.isoformat(), "updated": s.updated.isoformat(),
+                 "state_since": s.state_since.isoformat(), "corrupt": s.corrupt,
+                 "refund_since": {rid: when.isoformat() for rid, when in s.refund_since.items()}}
+                for s in self._orders.values()
+            ],
+        }
+
+    def restore_state(self, state: dict[str, Any]) -> None:
+        """Replace every order by those of export_state(); the indexes are rebuilt from them."""
+        orders: dict[str, StoredOrder] = {}
+        for item in state["orders"]:
+            if item["shop_id"] not in self.shops:
+                raise ValueError(f"an order of shop {item['shop_id']}, unknown to this sandbox")
+            stored = StoredOrder(
+                int(item["shop_id"]), item["raw"], datetime.fromisoformat(item["created"]),
+                datetime.fromisoformat(item["updated"]),
+                datetime.fromisoformat(item["state_since"]), bool(item["corrupt"]),
+                {rid: datetime.fromisoformat(when)
+                 for rid, when in item["refund_since"].items()})
+            orders[stored.raw["order_id"]] = stored
+        self._generator.restore_state(state["generator"])
+        self._last_id = int(state["last_id"])
+        self._orders = orders
+        self._line_owner = {line["order_line_id"]: order_id
+                            for order_id, stored in orders.items()
+                            for line in stored.raw["order_lines"]}
+        self._live = set()
+        for stored in orders.values():
+            self.track(stored)
 
     # ------------------------------------------------------------------ new orders
 

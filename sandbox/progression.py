@@ -15,12 +15,14 @@ from __future__ import annotations
 import copy
 import random
 from datetime import datetime, timedelta
+from typing import Any
 
 import structlog
 
 from sandbox.clock import SandboxClock, format_date
 from sandbox.config import SandboxConfig, Timings
 from sandbox.errors import invalid_state
+from sandbox.generator import random_state, set_random_state
 from sandbox.offers import OfferBook
 from sandbox.order_store import OrderStore, StoredOrder
 from sandbox.orders import (
@@ -49,6 +51,12 @@ class Progression:
         self.store = store
         self.offers = offers
         self._rng = random.Random(config.seed)
+
+    def export_state(self) -> dict[str, Any]:
+        return {"rng": random_state(self._rng)}
+
+    def restore_state(self, state: dict[str, Any]) -> None:
+        set_random_state(self._rng, state["rng"])
 
     def run(self) -> datetime:
         """Apply every move now due; returns the clock's now."""
