@@ -22,6 +22,7 @@ from app.application.offer_feed import FEED_INTERVAL, OfferFeed
 from app.application.offers import OfferService
 from app.application.order_import import OrderImporter
 from app.application.orders import OrderService
+from app.application.reference_data import ChannelReference
 from app.application.sync import Sync, as_worker
 from app.config import Settings
 from app.projections.offers import OfferQueries
@@ -71,9 +72,11 @@ def build_sync(
         )
         for ch in channels
     }
+    reference = ChannelReference(marketplaces, clock=clock)
     delivery = ActionDelivery(
         service, store, marketplaces, clock=clock,
         expiry_seconds=settings.action_expiry_hours * 3600,
+        reference=reference,
     )
     jobs = [
         PeriodicJob(f"import:{name}", settings.import_interval,
@@ -101,7 +104,7 @@ def build_sync(
         for feed in feeds.values()
     )
     scheduler = JobScheduler(leases, jobs)
-    return Sync(scheduler, importers, delivery, dict(marketplaces), store, feeds)
+    return Sync(scheduler, importers, delivery, dict(marketplaces), store, feeds, reference)
 
 
 __all__ = ["build_sync", "offer_service", "open_event_store", "open_service"]

@@ -12,13 +12,14 @@ from app.adapters.db import open_database
 from app.adapters.idempotency import IdempotencyStore
 from app.adapters.recorders import EVENTS_TABLE
 from app.adapters.sync_store import SyncStore
-from app.api import admin, events, health, offers, order_list, orders, sync
+from app.api import admin, events, health, offers, order_list, orders, reference, sync
 from app.api.auth import AuthMiddleware, RateLimiter
 from app.api.middleware import RequestContextMiddleware
 from app.api.openapi import install_openapi
 from app.api.problems import install_problem_handlers
 from app.application.event_store import Clock, utc_now
 from app.application.orders import OrderService
+from app.application.reference_data import ChannelReference
 from app.bootstrap import build_sync, offer_service, open_service
 from app.config import Settings
 from app.projections import runners as projection_runners
@@ -87,6 +88,9 @@ def create_app(
     app.state.runners = runners
     app.state.order_tabs = OrderTabsQueries(db)
     app.state.sync = marketplace_sync
+    app.state.reference = (marketplace_sync.reference if marketplace_sync is not None
+                           and marketplace_sync.reference is not None
+                           else ChannelReference({}))
     app.state.sync_store = SyncStore(db)
     app.state.offers = offer_service(service.store, db)
     app.state.offer_queries = OfferQueries(db)
@@ -110,4 +114,5 @@ def create_app(
     app.include_router(offers.router)
     app.include_router(events.router)
     app.include_router(admin.router)
+    app.include_router(reference.router)
     return app

@@ -18,6 +18,7 @@ from app.adapters.idempotency import IdempotencyStore
 from app.adapters.sync_store import SyncStore
 from app.application.offers import OfferService
 from app.application.orders import OrderService
+from app.application.reference_data import ChannelReference
 from app.application.sync import Sync
 from app.config import Settings
 from app.projections.offers import OfferQueries
@@ -69,6 +70,10 @@ def get_api_keys(request: Request) -> ApiKeyStore:
     return request.app.state.api_keys
 
 
+def get_reference(request: Request) -> ChannelReference:
+    return request.app.state.reference
+
+
 SettingsDep = Annotated[Settings, Depends(get_settings)]
 DatabaseDep = Annotated[Database, Depends(get_db)]
 ServiceDep = Annotated[OrderService, Depends(get_service)]
@@ -80,11 +85,12 @@ SyncStoreDep = Annotated[SyncStore, Depends(get_sync_store)]
 OffersDep = Annotated[OfferService, Depends(get_offers)]
 OfferQueriesDep = Annotated[OfferQueries, Depends(get_offer_queries)]
 ApiKeysDep = Annotated[ApiKeyStore, Depends(get_api_keys)]
+ReferenceDep = Annotated[ChannelReference, Depends(get_reference)]
 
 __all__ = [
     "ApiKeysDep", "DatabaseDep", "IdempotencyStoreDep", "OfferQueriesDep", "OffersDep",
-    "OrderTabsDep", "RunnersDep", "ServiceDep", "SettingsDep", "SyncDep", "SyncStoreDep",
-    "get_api_keys", "get_db", "get_idempotency_store", "get_offer_queries", "get_offers",
-    "get_order_tabs", "get_runners", "get_service", "get_settings", "get_sync",
-    "get_sync_store",
+    "OrderTabsDep", "ReferenceDep", "RunnersDep", "ServiceDep", "SettingsDep", "SyncDep",
+    "SyncStoreDep", "get_api_keys", "get_db", "get_idempotency_store", "get_offer_queries",
+    "get_offers", "get_order_tabs", "get_reference", "get_runners", "get_service",
+    "get_settings", "get_sync", "get_sync_store",
 ]

@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 from typing import Any
+from urllib.parse import quote
 from uuid import UUID
 
 from fastapi import APIRouter, Request, Response
 
 from app.api.auth import AUTH_PROBLEMS, AuthorisedRoute, requires
-from app.api.commands import OrderCommandDep, order_response, with_position
-from app.api.deps import ServiceDep
+from app.api.commands import OrderCommand, OrderCommandDep, order_response, with_position
+from app.api.deps import ReferenceDep, ServiceDep
 from app.api.schemas import (
+    AcceptCommand,
     ActorPublic,
     CancelCommand,
     HistoryEventPublic,
@@ -22,6 +24,9 @@ from app.api.schemas import (
     ShipCommand,
     problem_doc,
 )
+from app.application.reference_data import CANCELATION, REFUND, REFUSAL, ChannelReference
+from app.domain.carriers import tracking_url_for
+from app.ports.marketplace import MarketplaceError
 
 router = APIRouter(prefix="/v1/orders", tags=["orders"], responses=AUTH_PROBLEMS,
                    route_class=AuthorisedRoute)
@@ -118,12 +123,19 @@ def order_events(order_id: UUID, service: ServiceDep) -> OrderHistoryPublic:
     "/{order_id}/accept",
     dependencies=[requires("orders:write")],
     response_model=OrderPublic,
-    summary="Accept a CREATED order (within 72 hours of its creation)",
+    summary="Accept a CREATED order (within 72 hours of its creation), refusing some lines "
+    "if need be",
+    description="Without a body, every line is accepted. With `refused_lines`, those lines "
+    "are refused and the others accepted (OR21 decides line by line); at least one line must "
+    "be accepted: refusing them all is refusing the order (`/refuse`).",
     responses=_COMMAND_ERRORS,
 )
-def accept_order(order_id: UUID, command: OrderCommandDep) -> Response:
-    return command.run(None, lambda claim: command.service.accept(
-        order_id, expected_version=command.version, idempotency=claim))
+def accept_order(
+    order_id: UUID, command: OrderCommandDep, body: AcceptCommand | None = None
+) -> Response:
+    refused = list(body.refused_lines) if body is not None and body.refused_lines else None
+    return command.run(body, lambda claim: command.service.accept(
+        order_id, expected_version=command.version, idempotency=claim, refused_lines=refused))
 
 
 @router.post(
@@ -131,11 +143,17 @@ def accept_order(order_id: UUID, command: OrderCommandDep) -> Response:
     dependencies=[requires("orders:write")],
     response_model=OrderPublic,
     summary="Refuse a CREATED order",
+    description="`reason` is one of the channel's marketplace reasons of type CANCELATION "
+    "(`GET /v1/channels/{channel}/reasons`), by code or label; the code is kept. A channel "
+    "without a marketplace configured takes any non-empty reason.",
     responses=_COMMAND_ERRORS,
 )
-def refuse_order(order_id: UUID, body: RefuseCommand, command: OrderCommandDep) -> Response:
+def refuse_order(
+    order_id: UUID, body: RefuseCommand, command: OrderCommandDep, reference: ReferenceDep
+) -> Response:
     return command.run(body, lambda claim: command.service.refuse(
-        order_id, reason=body.reason, expected_version=command.version, idempotency=claim))
+        order_id, reason=_reason(command, reference, order_id, REFUSAL, body.reason),
+        expected_version=command.version, idempotency=claim))
 
 
 @router.post(
@@ -144,16 +162,20 @@ def refuse_order(order_id: UUID, body: RefuseCommand, command: OrderCommandDep) 
     response_model=OrderPublic,
     summary="Ship a TOSHIP order with its tracking",
     description="Without tracking_url, the URL is built for the carriers we know "
-    "(Colissimo, Chronopost, DHL, UPS, GLS, DPD, Mondial Relay, Colis Privé); "
-    "for another carrier tracking_url is required.",
+    "(Colissimo, Chronopost, DHL, UPS, GLS, DPD, Mondial Relay, Colis Privé) and, on a "
+    "channel with a marketplace configured, from the template of a carrier it lists "
+    "(`GET /v1/channels/{channel}/carriers`); for another carrier tracking_url is required. "
+    "A carrier the marketplace lists is sent to it by its code.",
     responses=_COMMAND_ERRORS,
 )
-def ship_order(order_id: UUID, body: ShipCommand, command: OrderCommandDep) -> Response:
+def ship_order(
+    order_id: UUID, body: ShipCommand, command: OrderCommandDep, reference: ReferenceDep
+) -> Response:
     return command.run(body, lambda claim: command.service.ship(
         order_id,
         tracking_number=body.tracking_number,
         carrier=body.carrier,
-        tracking_url=body.tracking_url,
+        tracking_url=_tracking_url(command, reference, order_id, body),
         expected_version=command.version,
         idempotency=claim,
     ))
@@ -164,12 +186,17 @@ def ship_order(order_id: UUID, body: ShipCommand, command: OrderCommandDep) -> R
     dependencies=[requires("orders:write")],
     response_model=OrderPublic,
     summary="Cancel a TOSHIP order, or some quantities of its lines, as out of stock",
+    description="`reason` is one of the channel's marketplace reasons of type CANCELATION, "
+    "by code or label; the code is kept and sent. A channel without a marketplace "
+    "configured takes any non-empty reason.",
     responses=_COMMAND_ERRORS,
 )
-def cancel_order(order_id: UUID, body: CancelCommand, command: OrderCommandDep) -> Response:
+def cancel_order(
+    order_id: UUID, body: CancelCommand, command: OrderCommandDep, reference: ReferenceDep
+) -> Response:
     lines = [(ln.line_id, ln.quantity) for ln in body.lines] if body.lines else None
     return command.run(body, lambda claim: command.service.cancel(
-        order_id, reason=body.reason, lines=lines, expected_version=command.version,
+        order_id, reason=_reason(command, reference, order_id, CANCELATION, body.reason), lines=lines, expected_version=command.version,
         idempotency=claim))
 
 
@@ -178,15 +205,44 @@ def cancel_order(order_id: UUID, body: CancelCommand, command: OrderCommandDep) 
     dependencies=[requires("orders:write")],
     response_model=OrderPublic,
     summary="Request a refund of the whole order or of some lines, with or without shipping",
+    description="`reason` is one of the channel's marketplace reasons of type REFUND, by "
+    "code or label; the code is kept and sent. A channel without a marketplace configured "
+    "takes any non-empty reason.",
     responses=_COMMAND_ERRORS,
 )
-def request_refund(order_id: UUID, body: RefundCreate, command: OrderCommandDep) -> Response:
+def request_refund(
+    order_id: UUID, body: RefundCreate, command: OrderCommandDep, reference: ReferenceDep
+) -> Response:
     lines = [(ln.line_id, ln.quantity) for ln in body.lines] if body.lines else None
     return command.run(body, lambda claim: command.service.request_refund(
         order_id,
-        reason=body.reason,
+        reason=_reason(command, reference, order_id, REFUND, body.reason),
         refund_shipping=body.refund_shipping,
         lines=lines,
         expected_version=command.version,
         idempotency=claim,
     ))
+
+
+def _reason(
+    command: OrderCommand, reference: ChannelReference, order_id: UUID, kind: str, given: str
+) -> str:
+    """The marketplace's code of the reason given, on the order's channel (422 naming the
+    valid codes when it is not one of them)."""
+    channel = str(command.service.get_order(order_id).channel)
+    return reference.reason_code(channel, kind, given)
+
+
+def _tracking_url(
+    command: OrderCommand, reference: ChannelReference, order_id: UUID, body: ShipCommand
+) -> str | None:
+    """The URL given; else, for a carrier whose URL we cannot build, the marketplace's own
+    template when it lists the carrier (None otherwise: the order refuses the shipment)."""
+    if body.tracking_url is not None or tracking_url_for(body.carrier, body.tracking_number):
+        return body.tracking_url
+    channel = str(command.service.get_order(order_id).channel)
+    try:
+        known = reference.carrier(channel, body.carrier)
+    except MarketplaceError:
+        return None
+    return known.url_for(quote(body.tracking_number, safe="")) if known else None

@@ -201,6 +201,7 @@ def domain_problem(request: Request, exc: DomainError) -> JSONResponse:
             exc.message,
             field=exc.field,
             rule=exc.rule,
+            valid_codes=getattr(exc, "valid_codes", None),
         )
     log.error("unmapped_domain_error", error=type(exc).__name__)
     return problem_response(request, 409, "conflict", "Conflict", str(exc))

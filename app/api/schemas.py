@@ -158,6 +158,10 @@ class OrderCreate(Body):
         }
 
 
+class AcceptCommand(Body):
+    refused_lines: Annotated[list[Identifier], Field(min_length=1, max_length=200)] | None = None
+
+
 class RefuseCommand(Body):
     reason: Reason
 

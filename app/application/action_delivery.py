@@ -26,7 +26,7 @@ from typing import Any
 import structlog
 
 from app.application.orders import OrderService
-from app.domain.carriers import carrier_key
+from app.application.reference_data import ChannelReference, UnknownReason
 from app.domain.errors import DomainError
 from app.ports.marketplace import (
     CancelLine,
@@ -67,6 +67,7 @@ class ActionDelivery:
         backoff_base: float = 5.0,
         backoff_max: float = 600.0,
         random_: Callable[[], float] = random.random,
+        reference: ChannelReference | None = None,
     ) -> None:
         self.service = service
         self.store = store
@@ -76,7 +77,7 @@ class ActionDelivery:
         self.backoff_base = backoff_base
         self.backoff_max = backoff_max
         self.random = random_
-        self._reasons: dict[str, dict[str, list[dict[str, Any]]]] = {}
+        self.reference = reference or ChannelReference(self.clients, clock=clock)
 
     # ---------------------------------------------------------------- a round
 
@@ -191,7 +192,8 @@ class ActionDelivery:
                                 for line_id, accepted in payload["decisions"].items()})
             return None
         if action.kind == "ship":
-            code = self._carrier_code(client, payload["carrier"])
+            known = self.reference.carrier(payload["channel"], payload["carrier"])
+            code = known.code if known else None
             client.update_tracking(
                 mid,
                 tracking_number=payload["tracking_number"],
@@ -205,7 +207,7 @@ class ActionDelivery:
             if payload["whole_order"]:
                 client.cancel_order(mid)
                 return None
-            reason = self._reason_code(client, "CANCELATION", payload["reason"])
+            reason = self._reason_code(payload["channel"], "CANCELATION", payload["reason"])
             client.cancel_lines([
                 CancelLine(
                     order_line_id=line_id,
@@ -218,7 +220,7 @@ class ActionDelivery:
             ])
             return None
         if action.kind == "refund":
-            reason = self._reason_code(client, "REFUND", payload["reason"])
+            reason = self._reason_code(payload["channel"], "REFUND", payload["reason"])
             lines = [
                 RefundLine(
                     order_line_id=line_id,
@@ -310,36 +312,13 @@ class ActionDelivery:
 
     # ---------------------------------------------------------------- reference data
 
-    def _reference(self, client: Marketplace, channel_key: str) -> dict[str, list[dict[str, Any]]]:
-        cached = self._reasons.get(channel_key)
-        if cached is None:
-            reasons = client.reasons()
-            cached = {"REFUND": [], "CANCELATION": []}
-            for reason in reasons:
-                cached.setdefault(str(reason.get("type")), []).append(reason)
-            cached["_carriers"] = client.carriers()
-            self._reasons[channel_key] = cached
-        return cached
-
-    def _reason_code(self, client: Marketplace, kind: str, text: str | None) -> str:
-        """The marketplace's reason code for ours: same code or label, else its first one."""
-        reasons = self._reference(client, str(id(client)))[kind]
-        wanted = (text or "").strip().casefold()
-        for reason in reasons:
-            if wanted in (str(reason.get("code")).casefold(), str(reason.get("label")).casefold()):
-                return str(reason["code"])
-        usable = [r for r in reasons if r.get("is_shop_right", True)] or reasons
-        if not usable:
-            raise UpstreamRefused(operation="RE01", status=200, code="NO_REASON",
-                                  message=f"the marketplace lists no {kind} reason")
-        return str(usable[0]["code"])
-
-    def _carrier_code(self, client: Marketplace, carrier: str) -> str | None:
-        key = carrier_key(carrier)
-        for known in self._reference(client, str(id(client)))["_carriers"]:
-            if key in (carrier_key(str(known.get("code", ""))), carrier_key(str(known.get("label", "")))):
-                return str(known["code"])
-        return None
+    def _reason_code(self, channel: str, kind: str, text: str | None) -> str:
+        """The marketplace's code of the action's reason; a reason it does not list is not
+        sent (ValueError: the action fails, naming the valid codes)."""
+        try:
+            return self.reference.reason_code(channel, kind, text or "")
+        except UnknownReason as exc:
+            raise ValueError(exc.message) from None
 
 
 __all__ = ["ActionDelivery", "DeliveryRound"]

@@ -16,6 +16,7 @@ from typing import Any, Protocol
 from app.application.action_delivery import ActionDelivery
 from app.application.offer_feed import FeedRound, OfferFeed
 from app.application.order_import import OrderImporter
+from app.application.reference_data import ChannelReference
 from app.domain.actor import Actor, acting_as
 from app.ports.marketplace import Marketplace
 from app.ports.stores import SyncStore
@@ -39,6 +40,7 @@ class Sync:
     clients: dict[str, Marketplace]
     store: SyncStore
     feeds: dict[str, OfferFeed] = field(default_factory=dict)
+    reference: ChannelReference | None = None
 
     def start(self) -> None:
         self.scheduler.start()

@@ -59,7 +59,7 @@ def test_an_order_goes_from_new_to_paid_and_is_refunded_in_part_then_refused(mar
 
     # A partial refund: the first line only, without the shipping.
     first = market.order(mid).lines[0]
-    market.service.request_refund(order.id, reason="Article défectueux", refund_shipping=False,
+    market.service.request_refund(order.id, reason="DAMAGED_PRODUCT", refund_shipping=False,
                                   lines=[(first.line_id, 1)])
     market.deliver_until_settled()
     assert market.order(mid).status == OrderStatus.TO_APPROVE
@@ -78,7 +78,7 @@ def test_an_order_goes_from_new_to_paid_and_is_refunded_in_part_then_refused(mar
     assert order.refunded_amount == first.unit_price
 
     # A second refund, with the shipping this time, that La Redoute refuses.
-    market.service.request_refund(order.id, reason="Article défectueux", refund_shipping=True)
+    market.service.request_refund(order.id, reason="DAMAGED_PRODUCT", refund_shipping=True)
     market.deliver_until_settled()
     refunds = [r for line in market.raw(mid)["order_lines"] for r in line["refunds"]]
     second = [r for r in refunds if r["id"] != marketplace_refund["id"]]
@@ -106,7 +106,7 @@ def test_a_partial_cancellation_then_the_rest_cancels_the_order(market: Harness)
     mid = order.marketplace_order_id
 
     first = order.lines[0]
-    market.service.cancel(order.id, reason="Rupture de stock", lines=[(first.line_id, first.quantity)])
+    market.service.cancel(order.id, reason="OUT_OF_STOCK", lines=[(first.line_id, first.quantity)])
     market.deliver_until_settled()
     raw = market.raw(mid)
     assert raw["order_state"] == "SHIPPING"
@@ -116,7 +116,7 @@ def test_a_partial_cancellation_then_the_rest_cancels_the_order(market: Harness)
     assert market.order(mid).status == OrderStatus.TOSHIP
     assert market.event_types(mid).count("LinesCanceled") == 1
 
-    market.service.cancel(order.id, reason="Rupture de stock")
+    market.service.cancel(order.id, reason="OUT_OF_STOCK")
     market.deliver_until_settled()
     assert market.raw(mid)["order_state"] == "CANCELED"
     market.import_round()
@@ -201,7 +201,7 @@ def test_refund_refusal_and_status_of_a_refund_in_flight(market: Harness) -> Non
     mid = order.marketplace_order_id
     market.service.ship(order.id, tracking_number="XY123", carrier="Chronopost")
     market.deliver_until_settled()
-    market.service.request_refund(order.id, reason="Colis perdu", refund_shipping=True)
+    market.service.request_refund(order.id, reason="NOT_DELIVERED", refund_shipping=True)
     market.deliver_until_settled()
     assert market.order(mid).refunds[-1].status == RefundStatus.TO_APPROVE
     for line in market.raw(mid)["order_lines"]:

@@ -253,7 +253,7 @@ def test_a_refund_confirmed_then_dropped_is_linked_and_followed(market: Harness)
     assert market.order(mid).status == OrderStatus.PAID
 
     first_line = order.lines[0]
-    market.service.request_refund(order.id, reason="Article défectueux", refund_shipping=False,
+    market.service.request_refund(order.id, reason="DAMAGED_PRODUCT", refund_shipping=False,
                                   lines=[(first_line.line_id, 1)])
     market.fault("drop_after_apply", method="PUT", path_contains="/api/orders/refund")
     round_ = market.deliver()
@@ -281,7 +281,7 @@ def test_a_cancel_whose_connection_dropped_before_it_arrived_is_sent_again(
 ) -> None:
     (mid,) = _imported(market, lines=2)
     _to_ship(market, mid)
-    market.service.cancel(market.order(mid).id, reason="Rupture de stock")
+    market.service.cancel(market.order(mid).id, reason="OUT_OF_STOCK")
     market.fault("drop", method="PUT", path_contains=f"/{mid}/cancel")
 
     first = market.deliver()

@@ -3,7 +3,8 @@
 The table below is the access policy, written from the roles' definitions (not from the
 code): admin manages keys and channel settings and may do everything; an operator reads and
 changes orders and their marketplace actions; an auditor reads everything, histories
-included, and changes nothing; an integrator reads the event stream and the orders' and offers' state. Offers follow orders:
+included, and changes nothing; an integrator reads the event stream and the orders' and offers' state.
+The marketplace's reasons and carriers of a channel are read by whoever reads the sync status. Offers follow orders:
 operators change them, everyone reads them, histories are for operators and auditors.
 A route of the OpenAPI document without a row here fails the test.
 """
@@ -113,6 +114,11 @@ POLICY: dict[tuple[str, str], tuple[frozenset[str] | None, Request]] = {
     ("GET", "/v1/channels"): (ADMIN, _call("GET", "/v1/channels", status=200)),
     ("PUT", "/v1/channels/{channel}"): (ADMIN, _call(
         "PUT", "/v1/channels/{channel}", status=200, body={"auto_accept": False})),
+    # The marketplace's reference lists: no marketplace here, so empty lists (200).
+    ("GET", "/v1/channels/{channel}/reasons"): (READERS_OF_HISTORY, _call(
+        "GET", "/v1/channels/{channel}/reasons?type=REFUND", status=200)),
+    ("GET", "/v1/channels/{channel}/carriers"): (READERS_OF_HISTORY, _call(
+        "GET", "/v1/channels/{channel}/carriers", status=200)),
 }
 
 
