@@ -25,7 +25,7 @@ from app.application.orders import OrderService
 from app.application.reference_data import ChannelReference
 from app.application.sync import Sync, as_worker
 from app.config import Settings
-from app.projections.offers import OfferQueries
+from app.projections.offers import OfferQueries, OffersProjection
 
 
 def open_event_store(settings: Settings) -> EventStore:
@@ -99,12 +99,26 @@ def build_sync(
         )
         for ch in channels
     }
-    jobs.extend(
-        PeriodicJob(feed.job_name, FEED_INTERVAL, as_worker(feed.job_name, feed.run))
-        for feed in feeds.values()
-    )
+    for feed in feeds.values():
+        job = PeriodicJob(feed.job_name, FEED_INTERVAL, as_worker(feed.job_name, feed.run),
+                          next_wait=feed.next_round_in)
+        feed.on_sent = job.wake  # a file sent on demand is followed soon too
+        jobs.append(job)
     scheduler = JobScheduler(leases, jobs)
     return Sync(scheduler, importers, delivery, dict(marketplaces), store, feeds, reference)
 
 
-__all__ = ["build_sync", "offer_service", "open_event_store", "open_service"]
+def wake_feeds_on_stock_out(projection: OffersProjection, sync: Sync) -> None:
+    """Run a channel's feed job at once when the offers read model shows one of its offers
+    dropping to quantity 0 (in this process; elsewhere the job's next round finds it)."""
+
+    def wake(channel: str) -> None:
+        job = sync.scheduler.jobs.get(f"offers:{channel}")
+        if job is not None:
+            job.wake()
+
+    projection.on_stock_out(wake)
+
+
+__all__ = ["build_sync", "offer_service", "open_event_store", "open_service",
+           "wake_feeds_on_stock_out"]

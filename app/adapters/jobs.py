@@ -63,12 +63,15 @@ class JobLeases:
 
 @dataclass
 class PeriodicJob:
-    """`run(heartbeat)` does one round; it calls heartbeat() now and then on long rounds."""
+    """`run(heartbeat)` does one round; it calls heartbeat() now and then on long rounds.
+    `next_wait()`, when given, may ask for the next round sooner than `interval` (seconds;
+    None for the interval)."""
 
     name: str
     interval: float
     run: Callable[[Callable[[], None]], object]
     ttl: float | None = None
+    next_wait: Callable[[], float | None] | None = None
     _wake: threading.Event = field(default_factory=threading.Event, repr=False)
 
     @property
@@ -135,8 +138,19 @@ class JobScheduler:
                 log.warning("job_lease_lost", job=job.name)
             except Exception as exc:  # noqa: BLE001 - a failed round is retried next interval
                 log.exception("job_failed", job=job.name, error=type(exc).__name__)
-            job._wake.wait(job.interval)
+            job._wake.wait(self._wait(job))
             job._wake.clear()
+
+    @staticmethod
+    def _wait(job: PeriodicJob) -> float:
+        if job.next_wait is None:
+            return job.interval
+        try:
+            sooner = job.next_wait()
+        except Exception as exc:  # noqa: BLE001 - the store may be down: wait the interval
+            log.warning("job_next_wait_failed", job=job.name, error=type(exc).__name__)
+            return job.interval
+        return job.interval if sooner is None else min(job.interval, max(0.0, sooner))
 
 
 __all__ = ["JobLeases", "JobScheduler", "LeaseLost", "PeriodicJob"]

@@ -131,5 +131,23 @@ class OfferFeedStore:
                  for sku, (old, new) in versions.items()],
             )
 
+    def retry_rejected(self, channel: str, messages: Sequence[str], *,
+                       rejected_before: float, at: float) -> int:
+        """Offers rejected at `rejected_before` or earlier with a message containing one of
+        `messages` (lowercase) are pending again (sent version 0), their message kept; how
+        many."""
+        if not messages:
+            return 0
+        matches = " OR ".join(["LOWER(message) LIKE %s"] * len(messages))
+        with self.db.transaction() as tx:
+            rows = tx.execute(
+                "UPDATE offer_sync SET sent_version = 0, state = %s, updated_at = %s"
+                " WHERE channel = %s AND state = %s AND updated_at <= %s"
+                f" AND ({matches}) RETURNING sku",
+                (PENDING, at, channel, REJECTED, rejected_before,
+                 *(f"%{m.lower()}%" for m in messages)),
+            )
+        return len(rows)
+
 
 __all__ = ["OfferFeedStore"]

@@ -20,11 +20,16 @@ from app.api.problems import install_problem_handlers
 from app.application.event_store import Clock, utc_now
 from app.application.orders import OrderService
 from app.application.reference_data import ChannelReference
-from app.bootstrap import build_sync, offer_service, open_service
+from app.bootstrap import (
+    build_sync,
+    offer_service,
+    open_service,
+    wake_feeds_on_stock_out,
+)
 from app.config import Settings
 from app.projections import runners as projection_runners
 from app.projections.listener import LogListener
-from app.projections.offers import OfferQueries
+from app.projections.offers import OfferQueries, OffersProjection
 from app.projections.order_tabs import OrderTabsQueries
 
 
@@ -57,6 +62,10 @@ def create_app(
     # its periodic jobs run here only in embedded mode.
     marketplace_sync = build_sync(settings, db, service, clock=lambda: clock().timestamp())
     run_jobs = marketplace_sync is not None and settings.sync_mode == "embedded"
+    offers_runner = runners.get("offers")
+    if run_jobs and offers_runner is not None and isinstance(offers_runner.projection,
+                                                              OffersProjection):
+        wake_feeds_on_stock_out(offers_runner.projection, marketplace_sync)
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:

@@ -36,7 +36,13 @@ from app.application.offers import BulkResult, OfferService
 from app.domain.offer import MAX_AMOUNT, Offer
 from app.domain.order import Channel
 from app.ports.idempotency import IdempotencyClaim
-from app.projections.offers import OfferQueries, OfferRow, decode_cursor, encode_cursor
+from app.projections.offers import (
+    OfferQueries,
+    OfferRow,
+    decode_cursor,
+    encode_cursor,
+    sync_state,
+)
 
 # The routes of a channel that are no offer: the SKU routes never match them, whatever the
 # method, so that a GET of /v1/offers/laredoute/bulk is a 405 and not "no offer 'bulk'".
@@ -143,6 +149,11 @@ class FieldErrorPublic(BaseModel):
     message: str
 
 
+# pending: changed since last sent; blocked: changed, but its errors keep it from being sent;
+# sent: in an import still running; live / rejected: that import's outcome.
+SyncState = Literal["pending", "blocked", "sent", "live", "rejected"]
+
+
 class OfferPublic(BaseModel):
     id: UUID
     channel: str
@@ -154,6 +165,19 @@ class OfferPublic(BaseModel):
     errors: list[FieldErrorPublic]
     promotion: dict[str, Any] | None
     operation: dict[str, Any] | None
+    # Where the offer stands with the marketplace, as in the list: given on a read (GET),
+    # None in the answer to a command.
+    sync_state: SyncState | None = None
+    marketplace_message: str | None = None
+
+    @classmethod
+    def read(cls, offer: Offer, sync: tuple[int, str, str | None] | None) -> OfferPublic:
+        """The offer with its sync state; `sync` is its offer_sync row (None: never sent)."""
+        sent_version, state, message = sync if sync is not None else (None, None, None)
+        return cls.of(offer).model_copy(update={
+            "sync_state": sync_state(offer.version, sent_version, state, bool(offer.errors)),
+            "marketplace_message": message,
+        })
 
     @classmethod
     def of(cls, offer: Offer) -> OfferPublic:
@@ -176,7 +200,7 @@ class OfferSummaryPublic(BaseModel):
     values: dict[str, Any]
     errors: list[FieldErrorPublic]
     promotion: dict[str, Any] | None
-    sync_state: Literal["pending", "sent", "live", "rejected"]
+    sync_state: SyncState
     marketplace_message: str | None
 
     @classmethod
@@ -250,8 +274,10 @@ class MarketplaceReportLinePublic(BaseModel):
 # ---------------------------------------------------------------- helpers
 
 
-def offer_response(offer: Offer, status_code: int = 200) -> Response:
-    return Response(OfferPublic.of(offer).model_dump_json(), status_code=status_code,
+def offer_response(offer: Offer, status_code: int = 200,
+                   public: OfferPublic | None = None) -> Response:
+    public = public or OfferPublic.of(offer)
+    return Response(public.model_dump_json(), status_code=status_code,
                     media_type="application/json", headers={"ETag": f'"{offer.version}"'})
 
 
@@ -324,8 +350,11 @@ def put_offer(
     summary="The offer now, with its ETag",
     responses={200: {"headers": _ETAG, "description": "The offer"}, **_READ_PROBLEMS},
 )
-def get_offer(channel: Channel, sku: SkuDep, offers: OffersDep) -> Response:
-    return offer_response(offers.get(channel.value, sku))
+def get_offer(channel: Channel, sku: SkuDep, offers: OffersDep,
+              queries: OfferQueriesDep) -> Response:
+    offer = offers.get(channel.value, sku)
+    return offer_response(offer,
+                          public=OfferPublic.read(offer, queries.sync_of(channel.value, sku)))
 
 
 @router.post(
@@ -409,7 +438,7 @@ def list_offers(
     channel: Channel | None = None,
     published: bool | None = None,
     has_errors: bool | None = None,
-    sync_state: Literal["pending", "sent", "live", "rejected"] | None = None,
+    sync_state: SyncState | None = None,
     q: Annotated[str | None, Query(min_length=1, max_length=64)] = None,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
     cursor: Annotated[str | None, Query(max_length=512)] = None,

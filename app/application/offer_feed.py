@@ -10,7 +10,18 @@ One feed per channel, run as the periodic job `offers:<channel>`. Each round:
    NORMAL, never REPLACE: an offer we do not send is left as it is) if a feed is due: at the
    configured hours (04:00, 08:00, 12:00, 16:00, 20:00 Paris time by default), or at once
    when an offer the marketplace has was set to quantity 0 (a stock-out must not wait hours
-   while orders come in).
+   while orders come in). The offers read model tells the job of such a stock-out as soon
+   as it shows it (`OffersProjection.on_stock_out`), so the round comes within seconds, not
+   at the next minute; the periodic round stays the safety net.
+
+While an import runs, `next_round_in` asks for the next round soon: OF02 is read a second
+after the file, then at twice the import's age each time (2, 4, 8... seconds), at most a
+round interval apart.
+
+Offers the marketplace refused because it does not know their product yet are pending
+again a day after that refusal: the seller guide (3.2.1 "Product feed") says a new product
+takes 24 hours to be processed (48 the first time) and its offers cannot be sent until the
+next day. Each refusal brings a new try a day later.
 
 `offer_sync` keeps, per offer, the version last sent and the import it went in. An offer
 changed while its import runs has a newer version than the one sent: it stays pending and
@@ -60,6 +71,23 @@ log = structlog.get_logger(__name__)
 DEFAULT_FEED_HOURS: tuple[int, ...] = (4, 8, 12, 16, 20)
 DEFAULT_FEED_TIMEZONE = "Europe/Paris"
 FEED_INTERVAL = 60.0  # seconds between rounds of the feed job
+FIRST_POLL = 1.0  # seconds from an import sent to its first OF02
+PRODUCT_RETRY_AFTER = 24 * 3600.0  # seller guide 3.2.1: offers of a new product the next day
+# How the error report says that the marketplace does not know the product (lowercase):
+# the sandbox's line error, and the OF03 example of the specification.
+PRODUCT_UNKNOWN_MESSAGES: tuple[str, ...] = ("product not found", "product does not exist")
+
+
+def product_unknown(message: str | None) -> bool:
+    """Is this refusal the marketplace not knowing the product (yet)?"""
+    text = (message or "").lower()
+    return any(known in text for known in PRODUCT_UNKNOWN_MESSAGES)
+
+
+def poll_delay(age: float, *, first: float = FIRST_POLL, cap: float = FEED_INTERVAL) -> float:
+    """Seconds until the next OF02 of an import sent `age` seconds ago: its age again (so
+    polls come at 1, 2, 4, 8... seconds), at least `first` and at most `cap`."""
+    return min(cap, max(first, age))
 
 
 # ==================================================================== the cadence
@@ -148,6 +176,7 @@ class FeedRound:
     live: int = 0
     rejected: int = 0
     pending: int = 0  # pending valid offers seen when deciding
+    retried: int = 0  # offers of unknown products made pending again for a new try
     error: str | None = None  # why a due file could not be sent
 
 
@@ -168,6 +197,7 @@ class OfferFeed:
         leases: Leases | None = None,
         page_size: int = 1000,
         import_timeout: float = 24 * 3600.0,
+        product_retry_after: float = PRODUCT_RETRY_AFTER,
     ) -> None:
         self.channel = channel
         self.marketplace = marketplace
@@ -180,7 +210,11 @@ class OfferFeed:
         self.leases = leases
         self.page_size = page_size
         self.import_timeout = import_timeout
+        self.product_retry_after = product_retry_after
         self.job_name = f"offers:{channel}"
+        # Called after each file the marketplace took (the job then follows it soon, even
+        # when the file was sent on demand).
+        self.on_sent: Callable[[], None] = lambda: None
         self._lock = threading.Lock()
         feed_cadence(datetime.now(UTC), None, hours=self.hours, timezone=self.timezone)  # checks
 
@@ -211,6 +245,15 @@ class OfferFeed:
             raise ValueError("the operation needs at least one offer")
         with self._exclusive(), self._as_worker():
             return self._send_operation(wanted, name.strip())
+
+    def next_round_in(self) -> float | None:
+        """Seconds until the next round should come to read a running import's status
+        (`poll_delay` of the youngest); None when none runs (the job's interval applies)."""
+        running = self.imports(state=RUNNING, limit=1000)
+        if not running:
+            return None
+        now = self.clock()
+        return min(poll_delay(now - record.created_at) for record in running)
 
     def cadence(self, now: float | None = None) -> Cadence:
         moment = datetime.fromtimestamp(self.clock() if now is None else now, UTC)
@@ -244,6 +287,7 @@ class OfferFeed:
             heartbeat()
         if result.running:
             return result  # one import in flight at a time
+        result.retried = self._retry_unknown_products()
         pending = self.pending_offers(heartbeat)
         result.pending = len(pending)
         if not pending:
@@ -282,6 +326,7 @@ class OfferFeed:
                                created_at=now, at=self.clock())
         log.info("offer_feed_sent", channel=self.channel, import_id=import_id, reason=reason,
                  operation=operation, offers=len(rows))
+        self.on_sent()
         return import_id
 
     # ---------------------------------------------------------------- following an import
@@ -351,6 +396,16 @@ class OfferFeed:
         result.failed.append(record.import_id)
         log.warning("offer_import_failed", channel=self.channel, import_id=record.import_id,
                     reason=reason)
+
+    def _retry_unknown_products(self) -> int:
+        """Offers refused for a product the marketplace did not know, a day ago or more, are
+        pending again (the product may exist now)."""
+        now = self.clock()
+        count = self.store.retry_rejected(self.channel, PRODUCT_UNKNOWN_MESSAGES,
+                                          rejected_before=now - self.product_retry_after, at=now)
+        if count:
+            log.info("offer_unknown_products_retried", channel=self.channel, offers=count)
+        return count
 
     def _last_feed_start(self) -> datetime | None:
         """When the last file of all pending offers started (a feed or a stock-out)."""
@@ -435,4 +490,6 @@ __all__ = [
     "NothingToSend",
     "OfferFeed",
     "feed_cadence",
+    "poll_delay",
+    "product_unknown",
 ]

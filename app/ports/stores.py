@@ -59,6 +59,9 @@ class OfferFeedStore(Protocol):
     def advance_sent_versions(self, channel: str, import_id: str,
                               versions: Mapping[str, tuple[int, int]], *, at: float) -> None: ...
 
+    def retry_rejected(self, channel: str, messages: Sequence[str], *,
+                       rejected_before: float, at: float) -> int: ...
+
 
 class PendingOffer(Protocol):
     """An offer of the read model, as the feed decides on it."""

@@ -5,16 +5,20 @@ from __future__ import annotations
 
 import base64
 import json
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 from uuid import UUID
 
+import structlog
+
 from app.adapters.db import Database, Transaction
 from app.domain.actor import EVENT_ENVELOPE
 from app.projections.log import ProjectedEvent
 from app.projections.order_tabs import Codec
+
+log = structlog.get_logger(__name__)
 
 NAME = "offers"
 
@@ -51,6 +55,26 @@ class OffersProjection:
 
     def __init__(self, dialect: str) -> None:
         self.codec = Codec(dialect)
+        self._stock_out_listeners: list[Callable[[str], None]] = []
+        self._stock_outs: set[str] = set()  # channels with a stock-out in the current batch
+
+    def on_stock_out(self, listener: Callable[[str], None]) -> None:
+        """Call `listener(channel)` once a batch that took an offer of that channel from a
+        quantity above 0 to 0 is committed: the read model shows the stock-out by then."""
+        self._stock_out_listeners.append(listener)
+
+    def batch_started(self, position: int) -> None:
+        self._stock_outs.clear()
+
+    def batch_committed(self, position: int) -> None:
+        channels, self._stock_outs = self._stock_outs, set()
+        for channel in sorted(channels):
+            for listener in self._stock_out_listeners:
+                try:
+                    listener(channel)
+                except Exception as exc:  # noqa: BLE001 - a listener never stops the read model
+                    log.warning("offer_stock_out_listener_failed", channel=channel,
+                                error=type(exc).__name__)
 
     def apply(self, tx: Transaction, generation: int, events: Sequence[ProjectedEvent]) -> None:
         offers = [e for e in events if e.aggregate == "Offer"]
@@ -82,7 +106,10 @@ class OffersProjection:
             offer = state.get(event.originator_id)
             if offer is None:
                 continue
+            before = offer["values"].get("quantity")
             _apply(offer, event.type, data)
+            if before and offer["values"].get("quantity") == 0:
+                self._stock_outs.add(offer["channel"])
             offer["version"] = event.version
             offer["position"] = event.position
             offer["updated_at"] = event.timestamp
@@ -167,18 +194,23 @@ class OfferRow:
 
 _SELECT = (
     "SELECT o.offer_id, o.channel, o.sku, o.offer_values, o.errors, o.promotion, o.operation,"
-    " o.version, s.sent_version, s.state, s.import_id, s.message"
+    " o.version, s.sent_version, s.state, s.import_id, s.message, o.has_errors"
     " FROM offer_list o JOIN projection_positions p ON p.name = 'offers'"
     " AND o.generation = p.generation"
     " LEFT JOIN offer_sync s ON s.channel = o.channel AND s.sku = o.sku"
 )
 
 
-def sync_state(version: int, sent_version: int | None, state: str | None) -> str:
-    """pending: changed since last sent; else the last import's outcome."""
+def sync_state(version: int, sent_version: int | None, state: str | None,
+               has_errors: bool = False) -> str:
+    """pending: changed since last sent; blocked: changed since last sent but not sendable
+    until its validation errors are fixed; else the last import's outcome."""
     if sent_version is None or version > sent_version:
-        return "pending"
+        return "blocked" if has_errors else "pending"
     return state or "pending"
+
+
+_CHANGED = "(s.sent_version IS NULL OR o.version > s.sent_version)"
 
 
 class OfferQueries:
@@ -192,7 +224,8 @@ class OfferQueries:
             values=json.loads(row[3]), errors=json.loads(row[4]),
             promotion=json.loads(row[5]) if row[5] else None,
             operation=json.loads(row[6]) if row[6] else None,
-            version=int(row[7]), sent_version=row[8], sync_state=sync_state(int(row[7]), row[8], row[9]),
+            version=int(row[7]), sent_version=row[8],
+            sync_state=sync_state(int(row[7]), row[8], row[9], bool(row[12])),
             import_id=row[10], marketplace_message=row[11],
         )
 
@@ -217,8 +250,9 @@ class OfferQueries:
         if has_errors is not None:
             where.append("o.has_errors = %s")
             params.append(_flag(has_errors, self.codec.native))
-        if sync == "pending":
-            where.append("(s.sent_version IS NULL OR o.version > s.sent_version)")
+        if sync in ("pending", "blocked"):
+            where.append(f"{_CHANGED} AND o.has_errors = %s")
+            params.append(_flag(sync == "blocked", self.codec.native))
         elif sync is not None:
             where.append("(s.sent_version IS NOT NULL AND o.version <= s.sent_version AND s.state = %s)")
             params.append(sync)
@@ -235,6 +269,15 @@ class OfferQueries:
     def get(self, channel: str, sku: str) -> OfferRow | None:
         rows = self.db.execute(_SELECT + " WHERE o.channel = %s AND o.sku = %s", (channel, sku))
         return self._row(rows[0]) if rows else None
+
+    def sync_of(self, channel: str, sku: str) -> tuple[int, str, str | None] | None:
+        """The offer's row of offer_sync (version last sent, state, marketplace message);
+        None if it was never sent."""
+        rows = self.db.execute(
+            "SELECT sent_version, state, message FROM offer_sync WHERE channel = %s AND sku = %s",
+            (channel, sku),
+        )
+        return (int(rows[0][0]), rows[0][1], rows[0][2]) if rows else None
 
     def position(self) -> int:
         rows = self.db.execute("SELECT position FROM projection_positions WHERE name = 'offers'")

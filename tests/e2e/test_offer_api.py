@@ -39,7 +39,9 @@ def test_the_feed_sends_valid_offers_and_reports_the_marketplace_outcome(api) ->
         assert ours.put(f"/v1/offers/laredoute/{sku}", json=VALID).status_code == 201
     bad = {**VALID, "delivery_fee": None}
     assert ours.put("/v1/offers/laredoute/NO-FEE", json=bad).status_code == 201
-    _pending(ours, 3)  # the invalid offer is pending too, but the feed leaves it out
+    _pending(ours, 2)  # the invalid offer is blocked: the feed leaves it out
+    blocked = ours.get("/v1/offers", params={"sync_state": "blocked"}).json()["items"]
+    assert [o["sku"] for o in blocked] == ["NO-FEE"]
 
     sent = ours.post("/v1/offers/laredoute/feed")
     assert sent.status_code == 200, sent.text
@@ -48,17 +50,37 @@ def test_the_feed_sends_valid_offers_and_reports_the_marketplace_outcome(api) ->
     (running,) = ours.get("/v1/offer-imports/laredoute").json()
     assert (running["import_id"], running["state"], running["reason"]) == (import_id, "running", "feed")
     assert {o["sku"]: o["sync_state"] for o in ours.get("/v1/offers").json()["items"]} == {
-        "NO-FEE": "pending", "TUNIC-38": "sent", "TUNIC-40": "sent"}
+        "NO-FEE": "blocked", "TUNIC-38": "sent", "TUNIC-40": "sent"}
 
     control.post(f"/offer-imports/{import_id}/complete").raise_for_status()
     assert ours.post("/v1/offers/laredoute/feed").json()["completed"] == [import_id]
     states = {o["sku"]: o["sync_state"] for o in ours.get("/v1/offers").json()["items"]}
-    assert states == {"NO-FEE": "pending", "TUNIC-38": "live", "TUNIC-40": "live"}
+    assert states == {"NO-FEE": "blocked", "TUNIC-38": "live", "TUNIC-40": "live"}
     assert ours.get("/v1/offer-imports/laredoute", params={"state": "complete"}).json()[0][
         "import_id"] == import_id
     report = ours.get("/v1/offer-reports/offers").json()
     assert [(line["sku"], [e["field"] for e in line["errors"]]) for line in report] == [
         ("NO-FEE", ["delivery_fee"])]
+    # The single-offer read tells the same.
+    for sku, state in (("NO-FEE", "blocked"), ("TUNIC-38", "live")):
+        offer = ours.get(f"/v1/offers/laredoute/{sku}").json()
+        assert (offer["sync_state"], offer["marketplace_message"]) == (state, None)
+
+
+def test_the_single_offer_read_gives_the_marketplace_refusal(api) -> None:
+    ours, control = api
+    ours.put("/v1/offers/laredoute/NEW", json=VALID).raise_for_status()
+    control.post("/catalogue/unknown-products", json={"eans": [VALID["ean"]]}).raise_for_status()
+    assert ours.get("/v1/offers/laredoute/NEW").json()["sync_state"] == "pending"
+    _pending(ours, 1)
+    import_id = ours.post("/v1/offers/laredoute/feed").json()["sent"]
+    assert ours.get("/v1/offers/laredoute/NEW").json()["sync_state"] == "sent"
+    control.post(f"/offer-imports/{import_id}/complete").raise_for_status()
+    ours.post("/v1/offers/laredoute/feed").raise_for_status()
+    offer = ours.get("/v1/offers/laredoute/NEW").json()
+    assert (offer["sync_state"], offer["marketplace_message"]) == ("rejected", "product not found")
+    (listed,) = ours.get("/v1/offers", params={"sync_state": "rejected"}).json()["items"]
+    assert (listed["sku"], listed["marketplace_message"]) == ("NEW", "product not found")
 
 
 def test_an_operation_sends_its_segment_at_once_and_keeps_the_batch_id(api) -> None:

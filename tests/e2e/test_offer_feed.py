@@ -7,21 +7,34 @@ complete), so that a running import can be watched. The feed's clock is set by e
 
 from __future__ import annotations
 
+import time
+from collections.abc import Iterator
 from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
+import httpx
 import pytest
 
 from app.adapters.laredoute import marketplace as laredoute_marketplace
+from app.api.app import create_app
 from app.application import offer_feed
 from app.application.offer_feed import NothingToSend, OfferFeed
-from app.domain.offer import ean_is_valid
 from app.bootstrap import offer_service
+from app.config import Settings
 from app.domain.errors import OfferNotFound
+from app.domain.offer import ean_is_valid
 from app.projections.offers import OfferQueries, OfferRow, OffersProjection
 from app.projections.runner import ProjectionRunner
-from tests.e2e.harness import Harness
+from sandbox.config import Timings
+from tests.e2e.harness import (
+    Harness,
+    eventually,
+    manual_timings,
+    sandbox_server,
+    with_channels,
+)
+from tests.support import LiveServer, bearer, make_api_key
 
 PARIS = ZoneInfo("Europe/Paris")
 SHOP = 2001
@@ -49,6 +62,9 @@ class Clock:
 
     def set(self, moment: datetime) -> None:
         self.now = moment.timestamp()
+
+    def advance(self, seconds: float) -> None:
+        self.now += seconds
 
 
 class Offers:
@@ -133,7 +149,7 @@ def test_a_feed_imports_every_valid_offer(offers: Offers) -> None:
     sent = offers.round()  # no feed yet: one is due
     assert sent.sent is not None and sent.reason == "feed" and sent.offers == 3
     assert offers.states("A", "B", "C", "BROKEN") == {
-        "A": "sent", "B": "sent", "C": "sent", "BROKEN": "pending"}
+        "A": "sent", "B": "sent", "C": "sent", "BROKEN": "blocked"}
     assert offers.row("A").import_id == sent.sent
     (record,) = offers.feed.imports()
     assert (record.import_id, record.reason, record.state, record.offers) == (
@@ -147,7 +163,7 @@ def test_a_feed_imports_every_valid_offer(offers: Offers) -> None:
     done = offers.round()
     assert done.completed == [sent.sent] and done.sent is None
     assert offers.states("A", "B", "C", "BROKEN") == {
-        "A": "live", "B": "live", "C": "live", "BROKEN": "pending"}
+        "A": "live", "B": "live", "C": "live", "BROKEN": "blocked"}
     (record,) = offers.feed.imports()
     assert (record.state, record.lines_in_error) == ("complete", 0)
     assert record.finished_at is not None
@@ -354,3 +370,155 @@ def test_a_failed_import_puts_its_offers_back_to_pending(
     offers.complete(again.sent)
     offers.round()
     assert offers.states("A", "B") == {"A": "live", "B": "live"}
+
+
+# ---------------------------------------------------------------- OF02 cadence, retries, blocked
+
+
+def test_a_running_import_is_followed_soon_then_less_and_less_often(offers: Offers) -> None:
+    offers.load(source("A", 1))
+    assert offers.feed.next_round_in() is None  # nothing runs: the job's own interval
+    sent = offers.round()
+    assert sent.sent is not None
+
+    # A second after the file, then at twice its age each time, at most a minute apart.
+    waits = []
+    for _ in range(9):
+        wait = offers.feed.next_round_in()
+        assert wait is not None
+        waits.append(wait)
+        offers.clock.advance(wait)
+        assert offers.round().running == [sent.sent]
+    assert waits == [1.0, 1.0, 2.0, 4.0, 8.0, 16.0, 32.0, 60.0, 60.0]
+
+    offers.complete(sent.sent)
+    assert offers.round().completed == [sent.sent]
+    assert offers.feed.next_round_in() is None
+
+
+def test_offers_of_products_the_marketplace_does_not_know_are_retried_the_next_day(
+        offers: Offers) -> None:
+    offers.load(source("NEW", 1), source("OLD", 2), source("OTHER", 3))
+    offers.unknown_products(ean(1), ean(3))
+    sent = offers.round()
+    offers.complete(sent.sent)
+    offers.round()
+    assert offers.states("NEW", "OLD", "OTHER") == {
+        "NEW": "rejected", "OLD": "live", "OTHER": "rejected"}
+    # A refusal for another reason waits for the offer to change.
+    offers.market.db.execute(
+        "UPDATE offer_sync SET message = %s WHERE channel = %s AND sku = %s",
+        ("price must be a number", CHANNEL, "OTHER"))
+
+    # The marketplace creates the product; the guide says its offers go the next day.
+    offers.unknown_products()
+    offers.clock.advance(23 * 3600)  # 08:00 the next day: a feed is due, nothing to retry yet
+    early = offers.round()
+    assert early.retried == 0 and early.sent is None
+    assert offers.row("NEW").sync_state == "rejected"
+
+    offers.clock.advance(3600 + 60)
+    retry = offers.round()
+    assert retry.retried == 1 and retry.sent is not None and retry.offers == 1
+    assert offers.row("NEW").import_id == retry.sent
+    offers.complete(retry.sent)
+    offers.round()
+    assert offers.states("NEW", "OTHER") == {"NEW": "live", "OTHER": "rejected"}
+    assert offers.marketplace_offers()["NEW"]["product-id"] == ean(1)
+
+
+def test_a_product_still_unknown_is_tried_again_each_day(offers: Offers) -> None:
+    offers.load(source("NEW", 1))
+    offers.unknown_products(ean(1))
+    sent = offers.round()
+    offers.complete(sent.sent)
+    offers.round()
+    for _ in range(2):
+        offers.clock.advance(24 * 3600 + 60)
+        retry = offers.round()
+        assert retry.retried == 1 and retry.sent is not None
+        assert offers.row("NEW").sync_state == "sent"
+        offers.complete(retry.sent)
+        offers.round()
+        row = offers.row("NEW")
+        assert row.sync_state == "rejected" and row.marketplace_message == "product not found"
+        assert offers.round().retried == 0  # not again the same day
+
+
+def test_product_unknown_recognises_the_marketplace_messages() -> None:
+    assert offer_feed.product_unknown("product not found")
+    assert offer_feed.product_unknown("The product does not exist")
+    assert not offer_feed.product_unknown("discount price must be lower than the price")
+    assert not offer_feed.product_unknown(None)
+
+
+def test_an_offer_with_errors_is_blocked_not_pending(offers: Offers) -> None:
+    offers.load(source("A", 1), source("BROKEN", 2, delivery_fee=""))
+    assert offers.states("A", "BROKEN") == {"A": "pending", "BROKEN": "blocked"}
+    assert [r.sku for r in offers.queries.list(sync="blocked")] == ["BROKEN"]
+    assert [r.sku for r in offers.queries.list(sync="pending")] == ["A"]
+    offers.feed_all()
+
+    # A live offer changed into an invalid one is blocked; fixed, it is pending again.
+    offers.catalog.put(CHANNEL, "A", source("A", 1, delivery_fee=""))
+    offers.project()
+    assert offers.row("A").sync_state == "blocked"
+    offers.catalog.put(CHANNEL, "A", source("A", 1, price="18.00"))
+    offers.project()
+    assert offers.row("A").sync_state == "pending"
+
+
+# ---------------------------------------------------------------- the running service
+
+
+@pytest.fixture
+def quick_imports() -> Iterator[LiveServer]:
+    """A sandbox that processes an offer import half a second after it arrives."""
+    timings = Timings(**{**manual_timings().as_dict(), "offer_import_delay": 0.5})
+    with sandbox_server(timings=timings) as server:
+        yield server
+
+
+VALID = {"ean": ean(1), "price": "19.90", "quantity": 5, "delivery_fee": "4.90"}
+
+
+def test_a_stock_out_reaches_the_marketplace_within_seconds(
+        settings: Settings, quick_imports: LiveServer) -> None:
+    synced = with_channels(settings, quick_imports.url, sync_mode="embedded",
+                           projection_poll_interval=0.5, import_interval=60.0,
+                           action_interval=60.0)
+    server = LiveServer(create_app(synced), headers=bearer(make_api_key(synced)))
+    with server, httpx.Client(base_url=server.url, headers=server.headers, timeout=20) as ours, \
+            httpx.Client(base_url=quick_imports.url + "/control", timeout=20) as control:
+
+        def imports() -> list[dict[str, Any]]:
+            response = control.get("/offer-imports", params={"shop_id": SHOP})
+            response.raise_for_status()
+            return list(response.json()["imports"])
+
+        def offer(sku: str) -> dict[str, Any]:
+            response = ours.get(f"/v1/offers/laredoute/{sku}")
+            assert response.status_code == 200, response.text
+            return response.json()
+
+        for n, sku in enumerate(("TUNIC-38", "TUNIC-40"), start=1):
+            body = {**VALID, "ean": ean(n)}
+            assert ours.put(f"/v1/offers/laredoute/{sku}", json=body).status_code == 201
+        # A first feed, asked for; the job follows it until it is live.
+        assert ours.post("/v1/offers/laredoute/feed").json()["offers"] == 2
+        eventually(lambda: offer("TUNIC-38")["sync_state"] == "live"
+                   and offer("TUNIC-40")["sync_state"] == "live", timeout=20)
+        before = len(imports())
+
+        started = time.monotonic()
+        version = offer("TUNIC-38")["version"]
+        out = ours.put("/v1/offers/laredoute/TUNIC-38", json={**VALID, "quantity": 0},
+                       headers={"If-Match": f'"{version}"'})
+        assert out.status_code == 200, out.text
+        eventually(lambda: len(imports()) > before, timeout=10, interval=0.02)
+        elapsed = time.monotonic() - started
+        # Within seconds, not at the next minute's round (generous for a busy machine).
+        assert elapsed < 5, elapsed
+        eventually(lambda: offer("TUNIC-38")["sync_state"] == "live", timeout=10)
+        assert offer("TUNIC-38")["values"]["quantity"] == 0
+        assert imports()[-1]["lines_read"] == 1  # the stock-out alone

@@ -103,7 +103,9 @@ def test_put_creates_the_offer_with_etag_1(client) -> None:
     got = client.get(f"{BASE}/TUNIC-38")
     assert got.status_code == 200
     assert got.headers["etag"] == '"1"'
-    assert got.json() == offer
+    # The read also tells where the offer stands with the marketplace.
+    assert offer["sync_state"] is None
+    assert got.json() == {**offer, "sync_state": "pending", "marketplace_message": None}
 
 
 def test_a_second_put_needs_the_current_etag(client) -> None:
@@ -338,7 +340,9 @@ def test_the_list_shows_the_offers_once_projected(client) -> None:
     assert skus({"has_errors": "false", "published": "true"}) == ["TUNIC-38"]
     assert skus({"q": "tunic"}) == ["TUNIC-38", "TUNIC-40"]
     assert skus({"q": EAN_2}) == ["SCARF"]
-    assert skus({"sync_state": "pending"}) == ["SCARF", "TUNIC-38", "TUNIC-40"]
+    assert skus({"sync_state": "pending"}) == ["TUNIC-38", "TUNIC-40"]
+    assert skus({"sync_state": "blocked"}) == ["SCARF"]
+    assert page["items"][0]["sync_state"] == "blocked"
     assert skus({"sync_state": "live"}) == []
     assert skus({"channel": "labrandboutique"}) == []
     assert skus({"channel": "laredoute", "q": "scarf"}) == ["SCARF"]

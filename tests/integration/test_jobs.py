@@ -93,3 +93,38 @@ def test_the_scheduler_threads_run_each_job_every_interval(
     finally:
         scheduler.stop()
     assert JobLeases(db).holders() == {}  # released at stop
+
+
+def test_a_job_asking_for_its_next_round_sooner_gets_it(
+    db: SQLiteDatabase | PostgresDatabase,
+) -> None:
+    import threading
+    import time
+
+    done = threading.Event()
+    rounds: list[float] = []
+
+    def job(heartbeat) -> None:
+        rounds.append(time.monotonic())
+        if len(rounds) >= 3:
+            done.set()
+
+    # An interval of a minute, but the job asks for its next round within 0.05 s.
+    scheduler = JobScheduler(JobLeases(db), [PeriodicJob("soon", 60.0, job,
+                                                         next_wait=lambda: 0.05)])
+    scheduler.start()
+    try:
+        assert done.wait(10)
+    finally:
+        scheduler.stop()
+
+
+def test_a_job_whose_next_wait_fails_or_has_none_waits_its_interval() -> None:
+    def broken() -> float | None:
+        raise RuntimeError("store down")
+
+    assert JobScheduler._wait(PeriodicJob("a", 30.0, lambda _: None)) == 30.0
+    assert JobScheduler._wait(PeriodicJob("b", 30.0, lambda _: None, next_wait=lambda: None)) == 30.0
+    assert JobScheduler._wait(PeriodicJob("c", 30.0, lambda _: None, next_wait=broken)) == 30.0
+    assert JobScheduler._wait(PeriodicJob("d", 30.0, lambda _: None, next_wait=lambda: 90.0)) == 30.0
+    assert JobScheduler._wait(PeriodicJob("e", 30.0, lambda _: None, next_wait=lambda: -1.0)) == 0.0

@@ -388,7 +388,7 @@ def test_the_read_model_matches_the_offers(
         assert row.promotion == ({k: (str(v) if isinstance(v, Decimal) else v)
                                   for k, v in offer.promotion.items()} if offer.promotion else None)
         assert row.operation == offer.operation
-        assert row.sync_state == "pending"
+        assert row.sync_state == ("blocked" if offer.errors else "pending")
     assert queries.get(CHANNEL, "SKU-00003").promotion == {
         "price": "5.00", "crossed_price": "30.00", "start": None, "end": "2026-12-31T23:59:59"}
     assert queries.get(CHANNEL, "SKU-00002").values["price"] == "15.00"
@@ -426,7 +426,8 @@ def test_the_offer_list_filters(catalog: OfferService, service: OrderService, db
     assert skus(queries.list(q="SKU-00010")) == ["SKU-00010"]
     assert queries.list(q="nothing-like-this") == []
     assert queries.list(q="%") == queries.list() != []
-    assert len(queries.list(sync="pending")) == 12
+    assert len(queries.list(sync="pending")) == 10  # the valid ones
+    assert skus(queries.list(sync="blocked")) == ["SKU-00002", "SKU-00004"]
     assert queries.list(sync="live") == []
 
 
@@ -453,3 +454,52 @@ def test_the_offer_list_pages_by_channel_and_sku(
     in_channel = skus(queries.list(channel=CHANNEL, after=(CHANNEL, "SKU-00003"), limit=2))
     assert in_channel == ["SKU-00004", "SKU-00005"]
     assert queries.list(after=everything[-1]) == []
+
+
+def test_the_read_model_tells_of_a_stock_out_once_it_shows_it(
+    catalog: OfferService, db: Database
+) -> None:
+    projection = OffersProjection(db.dialect)
+    runner = ProjectionRunner(db, projection)
+    heard: list[tuple[str, int | None]] = []
+
+    def listener(channel: str) -> None:
+        # Called after the batch committed: the read model already shows the stock-out.
+        row = OfferQueries(db).get(channel, "SKU-00001")
+        heard.append((channel, row.values.get("quantity") if row else None))
+
+    projection.on_stock_out(listener)
+    catalog.upsert_many(CHANNEL, [source_row(1), source_row(2, quantity="0")])
+    catalog.upsert_many(OTHER, [source_row(1)])
+    runner.catch_up()
+    assert heard == []  # an offer created at 0 is no stock-out
+
+    catalog.upsert_many(CHANNEL, [source_row(1, quantity="0"), source_row(2, quantity="0")])
+    catalog.upsert_many(OTHER, [source_row(1, quantity="3")])
+    runner.catch_up()
+    assert heard == [(CHANNEL, 0)]
+
+    catalog.unpublish(OTHER, "SKU-00001")
+    runner.catch_up()
+    assert heard == [(CHANNEL, 0), (OTHER, 0)]
+    catalog.upsert_many(CHANNEL, [source_row(1, quantity="0")])  # still 0: nothing new
+    runner.catch_up()
+    assert len(heard) == 2
+
+
+def test_a_failing_stock_out_listener_does_not_stop_the_read_model(
+    catalog: OfferService, db: Database
+) -> None:
+    projection = OffersProjection(db.dialect)
+    runner = ProjectionRunner(db, projection)
+
+    def broken(channel: str) -> None:
+        raise RuntimeError("listener down")
+
+    projection.on_stock_out(broken)
+    catalog.upsert_many(CHANNEL, [source_row(1)])
+    runner.catch_up()
+    catalog.unpublish(CHANNEL, "SKU-00001")
+    runner.catch_up()
+    assert OfferQueries(db).get(CHANNEL, "SKU-00001").values["quantity"] == 0
+    assert runner.status().healthy
