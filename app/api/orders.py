@@ -9,7 +9,12 @@ from uuid import UUID
 from fastapi import APIRouter, Request, Response
 
 from app.api.auth import AUTH_PROBLEMS, AuthorisedRoute, requires
-from app.api.commands import OrderCommand, OrderCommandDep, order_response, with_position
+from app.api.commands import (
+    OrderCommand,
+    OrderCommandDep,
+    order_response,
+    with_position,
+)
 from app.api.deps import ReferenceDep, ServiceDep
 from app.api.schemas import (
     AcceptCommand,
@@ -24,7 +29,12 @@ from app.api.schemas import (
     ShipCommand,
     problem_doc,
 )
-from app.application.reference_data import CANCELATION, REFUND, REFUSAL, ChannelReference
+from app.application.reference_data import (
+    CANCELATION,
+    REFUND,
+    REFUSAL,
+    ChannelReference,
+)
 from app.domain.carriers import tracking_url_for
 from app.ports.marketplace import MarketplaceError
 
