@@ -90,3 +90,19 @@ def test_the_api_accepts_some_lines_and_refuses_the_others_on_the_marketplace(
               for ln in market.raw(mid)["order_lines"]}
     assert states[refused_line] == "REFUSED"
     assert states[kept_line] != "REFUSED"
+
+
+def test_a_refund_whose_reason_the_marketplace_does_not_list_fails_and_is_not_sent(
+    market: Harness,
+) -> None:
+    """Recorded without the API's check (the service itself): the delivery does not fall
+    back to another reason, it fails the action naming the valid codes."""
+    mid, order = _shipped(market)
+    market.service.request_refund(order.id, reason="Défaut", refund_shipping=False,
+                                  lines=[(order.lines[0].line_id, 1)])
+    market.deliver_until_settled()
+    refund = [a for a in market.actions(mid) if a.kind == "refund"][-1]
+    assert refund.state == "failed"
+    assert refund.last_error is not None
+    assert "'Défaut'" in refund.last_error and "DAMAGED_PRODUCT" in refund.last_error
+    assert market.calls(mid, operation="OR28") == []
