@@ -60,6 +60,14 @@ class OrderSummaryPublic(BaseModel):
     tracking: TrackingPublic | None
     last_event_at: datetime
     version: int
+    # The marketplace's shipping deadline, else its lead time after acceptance.
+    ship_by: datetime | None
+    # Waiting for shipment past its ship-by time.
+    late: bool
+    has_customer_message: bool
+    has_incident: bool
+    can_cancel: bool
+    can_refund: bool
 
 
 class OrderListPublic(BaseModel):
@@ -112,6 +120,12 @@ def _summary_json(row: OrderRow, now: datetime, warning_seconds: float = 0) -> d
         ),
         "last_event_at": row.last_event_at,
         "version": row.version,
+        "ship_by": row.ship_by,
+        "late": row.is_late(now),
+        "has_customer_message": row.has_customer_message,
+        "has_incident": row.has_incident,
+        "can_cancel": row.can_cancel,
+        "can_refund": row.can_refund,
     }
 
 
@@ -160,8 +174,9 @@ _PROBLEMS: dict[int | str, dict[str, Any]] = {
     "",
     dependencies=[requires("orders:read")],
     response_model=OrderListPublic,
-    summary="List orders of a tab, newest first or by acceptance deadline",
-    description="Keyset pagination: pass `next_cursor` back as `cursor` for the next page. "
+    summary="List orders of a tab, newest first, by acceptance deadline or by ship-by time",
+    description="`sort=ship_by` lists the orders to ship first (those without a ship-by time "
+    "last). Keyset pagination: pass `next_cursor` back as `cursor` for the next page. "
     "With `min_position` (the `X-Event-Position` of a command response) the call waits "
     "briefly until the list includes that write; `caught_up` says whether it does.",
     responses=_PROBLEMS,
@@ -177,7 +192,7 @@ def list_orders(
     created_from: DateTime | None = None,
     created_to: DateTime | None = None,
     q: Annotated[str | None, Query(min_length=1, max_length=100)] = None,
-    sort: Literal["newest", "deadline"] = "newest",
+    sort: Literal["newest", "deadline", "ship_by"] = "newest",
     limit: Annotated[int, Query(ge=1, le=100)] = 50,
     cursor: Annotated[str | None, Query(max_length=512)] = None,
     min_position: Annotated[int | None, Query(ge=0, le=BIGINT_MAX)] = None,

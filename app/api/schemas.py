@@ -244,6 +244,15 @@ class AmountsPublic(Public):
     refundable_amount: Decimal
 
 
+class MarketplaceFlagsPublic(Public):
+    """As the marketplace last said (OR11): the customer wrote, an incident is open..."""
+
+    has_customer_message: bool
+    has_incident: bool
+    can_cancel: bool
+    can_refund: bool
+
+
 class OrderPublic(Public):
     id: UUID
     channel: str
@@ -253,9 +262,19 @@ class OrderPublic(Public):
     version: int
     created_at: datetime
     acceptance_deadline: datetime
-    customer: dict[str, str]
-    shipping_address: dict[str, str]
+    # None while the marketplace holds them back (La Redoute: until the order is accepted).
+    customer: dict[str, str | None] | None
+    shipping_address: dict[str, str] | None
     delivery: dict[str, str | None]
+    recipient: dict[str, str | None] | None = Field(
+        description="The shipping address in full: person, company, streets, phones"
+    )
+    billing_address: dict[str, str | None] | None
+    locale: str | None
+    marketplace_flags: MarketplaceFlagsPublic
+    ship_by: datetime | None = Field(
+        description="The marketplace's shipping deadline, else its lead time after acceptance"
+    )
     lines: list[OrderLinePublic]
     shipment: ShipmentPublic | None
     refunds: list[RefundPublic]
@@ -279,6 +298,16 @@ class OrderPublic(Public):
             customer=order.customer,
             shipping_address=order.shipping_address,
             delivery=order.delivery,
+            recipient=order.recipient,
+            billing_address=order.billing_address,
+            locale=order.locale,
+            marketplace_flags=MarketplaceFlagsPublic(
+                has_customer_message=order.flags["has_customer_message"],
+                has_incident=order.flags["has_incident"],
+                can_cancel=order.flags["can_cancel"],
+                can_refund=order.flags["can_refund"],
+            ),
+            ship_by=order.ship_by,
             lines=[_line(order, line) for line in order.lines],
             shipment=ShipmentPublic.model_validate(order.shipment) if order.shipment else None,
             refunds=[_refund(refund) for refund in order.refunds],

@@ -2,7 +2,10 @@
 
 A round reads every page of the orders updated since the channel's cursor minus an overlap
 window, imports the new ones and turns the marketplace's changes (payment validated or
-refused, cancelled, shipped, closed, refunds moving) into the matching events. It is safe to
+refused, cancelled, shipped, closed, refunds moving) into the matching events. What the
+marketplace shows of the customer only after acceptance (addresses, phones, notification
+email) becomes one CustomerDetailsReceived event when it first appears or changes, and its
+flags and shipping deadline a MarketplaceFlagsChanged event when they change. It is safe to
 repeat: an order's id is derived from (channel, marketplace order id), transitions only move
 forward and check the order's current state, and an order whose marketplace state and update
 date were already handled is skipped. So overlaps, retried pages, a worker killed mid-page
@@ -288,6 +291,17 @@ class OrderImporter:
             if step is None:
                 break
             order = step()
+            changed = True
+        # After the transitions, so that a lead time counts from the acceptance just recorded.
+        if view.details is not None and order.has_new_customer_details(view.details):
+            order = self.service.receive_customer_details(
+                order_id, view.details, at=at, expected_version=order.version
+            )
+            changed = True
+        if view.flags is not None and order.has_new_flags(view.flags):
+            order = self.service.update_marketplace_flags(
+                order_id, view.flags, at=at, expected_version=order.version
+            )
             changed = True
         if not order.refunds and not view.refunds:
             return changed

@@ -18,7 +18,13 @@ from eventsourcing.persistence import IntegrityError
 
 from app.application.event_store import Clock, EventStore, HistoryEntry, utc_now
 from app.domain.errors import OrderNotFound, VersionConflict
-from app.domain.order import LineQuantity, Order, order_id_for
+from app.domain.order import (
+    CustomerDetails,
+    LineQuantity,
+    MarketplaceFlags,
+    Order,
+    order_id_for,
+)
 from app.ports.idempotency import IdempotencyClaim
 
 log = structlog.get_logger(__name__)
@@ -244,6 +250,35 @@ class OrderService:
         )
 
     # ---------------------------------------------------------------- plumbing
+
+    def receive_customer_details(
+        self,
+        order_id: UUID,
+        details: CustomerDetails,
+        *,
+        at: datetime | None = None,
+        expected_version: int | None = None,
+    ) -> Order:
+        """What the marketplace now shows of the customer (after acceptance on La Redoute)."""
+        return self._change(
+            order_id,
+            expected_version,
+            lambda o: o.receive_customer_details(details, at=at or self.clock()),
+        )
+
+    def update_marketplace_flags(
+        self,
+        order_id: UUID,
+        flags: MarketplaceFlags,
+        *,
+        at: datetime | None = None,
+        expected_version: int | None = None,
+    ) -> Order:
+        return self._change(
+            order_id,
+            expected_version,
+            lambda o: o.update_marketplace_flags(flags, at=at or self.clock()),
+        )
 
     def _change(
         self,

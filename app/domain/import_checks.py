@@ -12,7 +12,15 @@ from decimal import Decimal
 
 from app.domain.errors import RuleViolation
 from app.domain.money import CENT
-from app.domain.order_values import Address, Channel, Customer, Delivery, NewLine
+from app.domain.order_values import (
+    Address,
+    Channel,
+    Customer,
+    CustomerDetails,
+    Delivery,
+    MarketplaceFlags,
+    NewLine,
+)
 
 MAX_LINES = 200
 
@@ -22,14 +30,23 @@ def check_import(
     channel: str,
     marketplace_order_id: str,
     created_at: datetime,
-    customer: Customer,
-    shipping_address: Address,
+    customer: Customer | None,
+    shipping_address: Address | None,
     delivery: Delivery,
     shipping_price: Decimal,
     lines: Sequence[NewLine],
+    details: CustomerDetails | None = None,
+    flags: MarketplaceFlags | None = None,
 ) -> None:
-    _expect("customer", customer, Customer)
-    _expect("shipping_address", shipping_address, Address)
+    """The customer and the address may be None: the marketplace shows them after acceptance."""
+    if customer is not None:
+        _expect("customer", customer, Customer)
+    if shipping_address is not None:
+        _expect("shipping_address", shipping_address, Address)
+    if details is not None:
+        _expect("details", details, CustomerDetails)
+    if flags is not None:
+        _expect("flags", flags, MarketplaceFlags)
     _expect("delivery", delivery, Delivery)
     for index, line in enumerate(lines):
         _expect(f"lines[{index}]", line, NewLine)

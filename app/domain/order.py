@@ -40,9 +40,12 @@ from app.domain.order_values import (
     Address,
     Channel,
     Customer,
+    CustomerDetails,
     Delivery,
     DeliveryMode,
+    FullAddress,
     LineQuantity,
+    MarketplaceFlags,
     NewLine,
     checked_origin,
     required_text,
@@ -83,14 +86,19 @@ class Order(OrderState, AttributedAggregate):
         channel: str,
         marketplace_order_id: str,
         created_at: datetime,
-        customer: Customer,
-        shipping_address: Address,
+        customer: Customer | None,
+        shipping_address: Address | None,
         delivery: Delivery,
         shipping_price: Decimal,
         lines: Sequence[NewLine],
+        details: CustomerDetails | None = None,
+        flags: MarketplaceFlags | None = None,
     ) -> Order:
         """Check an order coming from the marketplace and create it in status CREATED.
 
+        The customer and the shipping address are None when the marketplace holds them back
+        until acceptance; `details` carries the rest a shipper needs, when shown already, and
+        `flags` what the marketplace says of the order (with its shipping deadline).
         The Imported event records the values' stored forms: plain dictionaries.
         """
         check_import(
@@ -102,16 +110,21 @@ class Order(OrderState, AttributedAggregate):
             delivery=delivery,
             shipping_price=shipping_price,
             lines=lines,
+            details=details,
+            flags=flags,
         )
         return cls(
             channel=str(Channel(channel)),
             marketplace_order_id=marketplace_order_id,
             created_at=created_at,
-            customer=customer.stored(),
-            shipping_address=shipping_address.stored(),
+            customer=None if customer is None else customer.stored(),
+            shipping_address=None if shipping_address is None else shipping_address.stored(),
             delivery=delivery.stored(),
             shipping_price=money(shipping_price),
             lines=[line.stored() for line in lines],
+            details=None if details is None else details.stored_extra(),
+            flags=None if flags is None else flags.stored(),
+            ship_by=None if flags is None else cls._ship_by(flags.stored(), None),
         )
 
     @event("Imported")
@@ -120,12 +133,17 @@ class Order(OrderState, AttributedAggregate):
         channel: str,
         marketplace_order_id: str,
         created_at: datetime,
-        customer: dict[str, str],
-        shipping_address: dict[str, str],
+        customer: dict[str, str | None] | None,
+        shipping_address: dict[str, str] | None,
         delivery: dict[str, Any],
         shipping_price: Decimal,
         lines: list[dict[str, Any]],
+        details: dict[str, Any] | None = None,
+        flags: dict[str, Any] | None = None,
+        ship_by: datetime | None = None,
     ) -> None:
+        # Events stored before the customer could be held back always have customer and
+        # shipping address, and no details nor flags.
         self.channel = channel
         self.marketplace_order_id = marketplace_order_id
         self.created_at = created_at
@@ -133,6 +151,13 @@ class Order(OrderState, AttributedAggregate):
         self.customer = customer
         self.shipping_address = shipping_address
         self.delivery = delivery
+        details = details or {}
+        self.recipient = details.get("recipient")
+        self.billing_address = details.get("billing_address")
+        self.locale = details.get("locale")
+        self.details_received_at = None
+        self.flags = flags or MarketplaceFlags().stored()
+        self.ship_by = ship_by
         self.shipping_price = shipping_price
         self.lines = [OrderLine(**line) for line in lines]
         # The guide's status without the refund overlay: CREATED ... SHIPPED, PAID.
@@ -166,15 +191,17 @@ class Order(OrderState, AttributedAggregate):
                 f"the acceptance deadline passed at {self.acceptance_deadline.isoformat()}",
             )
         self._accepted(at=at, status=OrderStatus.ACCEPTED, origin=checked_origin(origin),
-                       refused_lines=refused)
+                       refused_lines=refused, ship_by=self._ship_by(self.flags, at))
 
     @event("Accepted")
     def _accepted(
         self, at: datetime, status: str, origin: str = "merchant",
-        refused_lines: list[str] | None = None,
+        refused_lines: list[str] | None = None, ship_by: datetime | None = None,
     ) -> None:
         self.fulfilment_status = OrderStatus.ACCEPTED
         self.accepted_at = at
+        if ship_by is not None:
+            self.ship_by = ship_by
         self.refused_lines = list(refused_lines or [])
         for line_id in self.refused_lines:
             line = self._line(line_id)
@@ -455,6 +482,129 @@ class Order(OrderState, AttributedAggregate):
         refund.apply_step("refuse", at)
         refund.refusal_reason = reason
 
+    # ---------------------------------------------------------------- customer details
+
+    def receive_customer_details(self, details: CustomerDetails, *, at: datetime) -> bool:
+        """Keep what the marketplace now shows of the customer; False when nothing is new.
+
+        A part the marketplace does not show (None) keeps what the order has: details are
+        only ever added or corrected, never taken away.
+        """
+        new = self._details_after(details)
+        if new is None:
+            return False
+        self._customer_details_received(**new, at=at, status=self.status)
+        return True
+
+    def has_new_customer_details(self, details: CustomerDetails) -> bool:
+        return self._details_after(details) is not None
+
+    def _details_after(self, details: CustomerDetails) -> dict[str, Any] | None:
+        """The order's details once `details` are received; None when they add nothing."""
+        if details.empty:
+            return None
+        current = self._details_state()
+        received = details.stored_extra()
+        new = {
+            "customer": (
+                details.customer.stored() if details.customer is not None else current["customer"]
+            ),
+            "shipping_address": (
+                details.shipping_address.stored()
+                if details.shipping_address is not None
+                else current["shipping_address"]
+            ),
+            "recipient": received["recipient"] or current["recipient"],
+            "billing_address": received["billing_address"] or current["billing_address"],
+            "locale": received["locale"] or current["locale"],
+            "delivery": current["delivery"],
+        }
+        delivery = details.delivery
+        if (
+            delivery is not None
+            and not delivery.awaiting_details
+            and delivery.mode is DeliveryMode(self.delivery["mode"])
+        ):
+            new["delivery"] = delivery.stored()
+        return None if new == current else new
+
+    def _details_state(self) -> dict[str, Any]:
+        return {
+            "customer": self.customer,
+            "shipping_address": self.shipping_address,
+            "recipient": self.recipient,
+            "billing_address": self.billing_address,
+            "locale": self.locale,
+            "delivery": self.delivery,
+        }
+
+    @event("CustomerDetailsReceived")
+    def _customer_details_received(
+        self,
+        customer: dict[str, str | None] | None,
+        shipping_address: dict[str, str] | None,
+        recipient: dict[str, str | None] | None,
+        billing_address: dict[str, str | None] | None,
+        locale: str | None,
+        delivery: dict[str, Any],
+        at: datetime,
+        status: str,
+    ) -> None:
+        self.customer = customer
+        self.shipping_address = shipping_address
+        self.recipient = recipient
+        self.billing_address = billing_address
+        self.locale = locale
+        self.delivery = delivery
+        self.details_received_at = at
+
+    # ---------------------------------------------------------------- marketplace flags
+
+    def update_marketplace_flags(self, flags: MarketplaceFlags, *, at: datetime) -> bool:
+        """Keep the marketplace's flags and ship-by time; False when nothing changed."""
+        if not self.has_new_flags(flags):
+            return False
+        stored = flags.stored()
+        ship_by = self._ship_by(stored, self.accepted_at)
+        self._marketplace_flags_changed(**stored, ship_by=ship_by, at=at, status=self.status)
+        return True
+
+    def has_new_flags(self, flags: MarketplaceFlags) -> bool:
+        stored = flags.stored()
+        return stored != self.flags or self._ship_by(stored, self.accepted_at) != self.ship_by
+
+    @staticmethod
+    def _ship_by(flags: dict[str, Any], accepted_at: datetime | None) -> datetime | None:
+        """The marketplace's deadline, else its lead time counted from acceptance."""
+        if flags["shipping_deadline"] is not None:
+            return flags["shipping_deadline"]
+        if flags["leadtime_to_ship"] is not None and accepted_at is not None:
+            return accepted_at + timedelta(days=int(flags["leadtime_to_ship"]))
+        return None
+
+    @event("MarketplaceFlagsChanged")
+    def _marketplace_flags_changed(
+        self,
+        has_customer_message: bool,
+        has_incident: bool,
+        can_cancel: bool,
+        can_refund: bool,
+        shipping_deadline: datetime | None,
+        leadtime_to_ship: int | None,
+        ship_by: datetime | None,
+        at: datetime,
+        status: str,
+    ) -> None:
+        self.flags = {
+            "has_customer_message": has_customer_message,
+            "has_incident": has_incident,
+            "can_cancel": can_cancel,
+            "can_refund": can_refund,
+            "shipping_deadline": shipping_deadline,
+            "leadtime_to_ship": leadtime_to_ship,
+        }
+        self.ship_by = ship_by
+
     # ---------------------------------------------------------------- helpers
 
     def _require(self, command: str, allowed: set[OrderStatus]) -> None:
@@ -468,9 +618,12 @@ __all__ = [
     "Address",
     "Channel",
     "Customer",
+    "CustomerDetails",
     "Delivery",
     "DeliveryMode",
+    "FullAddress",
     "LineQuantity",
+    "MarketplaceFlags",
     "NewLine",
     "Order",
     "OrderLine",

@@ -29,9 +29,18 @@ class OrderState:
     created_at: datetime
     acceptance_deadline: datetime
     # As the Imported event recorded them (see order_values.py for their keys).
-    customer: dict[str, str]
-    shipping_address: dict[str, str]
+    # None while the marketplace holds them back (before acceptance on La Redoute).
+    customer: dict[str, str | None] | None
+    shipping_address: dict[str, str] | None
     delivery: dict[str, Any]
+    # What a shipper needs beyond the short address, once the marketplace shows it.
+    recipient: dict[str, str | None] | None
+    billing_address: dict[str, str | None] | None
+    locale: str | None
+    details_received_at: datetime | None
+    # The marketplace's flags (MarketplaceFlags.stored()) and when the order must ship by.
+    flags: dict[str, Any]
+    ship_by: datetime | None
     shipping_price: Decimal
     lines: list[OrderLine]
     # The guide's status without the refund overlay: CREATED ... SHIPPED, PAID.
@@ -53,6 +62,12 @@ class OrderState:
         if refund is not None and self.fulfilment_status in REFUNDABLE_FULFILMENT:
             return OrderStatus(refund.status)
         return self.fulfilment_status
+
+    def is_late(self, now: datetime) -> bool:
+        """Waiting for shipment past its ship-by time."""
+        return (
+            self.status == OrderStatus.TOSHIP and self.ship_by is not None and now > self.ship_by
+        )
 
     @property
     def is_terminal(self) -> bool:

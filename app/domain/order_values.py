@@ -12,6 +12,7 @@ projections and the history API read.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 from decimal import Decimal
 from enum import StrEnum
 from typing import Any
@@ -35,11 +36,16 @@ _RELAY_FIELDS = ("relay_id", "relay_name", "relay_address")
 
 @dataclass(frozen=True, kw_only=True)
 class Customer:
+    """The customer's name and the (anonymised) address the marketplace notifies them at.
+
+    The marketplace may hold the email back until the order is accepted: it is None then.
+    """
+
     firstname: str
     lastname: str
-    email: str
+    email: str | None = None
 
-    def stored(self) -> dict[str, str]:
+    def stored(self) -> dict[str, str | None]:
         return {"firstname": self.firstname, "lastname": self.lastname, "email": self.email}
 
 
@@ -59,21 +65,117 @@ class Address:
         }
 
 
+_FULL_ADDRESS_FIELDS = (
+    "civility", "firstname", "lastname", "company", "street_1", "street_2", "additional_info",
+    "zip_code", "city", "state", "country", "phone", "phone_secondary",
+)
+
+
+@dataclass(frozen=True, kw_only=True)
+class FullAddress:
+    """An address as a shipper prints it: the person, their company, the streets, the phones.
+
+    Personal data: it goes in events and answers to operators, never in logs.
+    """
+
+    civility: str | None = None
+    firstname: str | None = None
+    lastname: str | None = None
+    company: str | None = None
+    street_1: str | None = None
+    street_2: str | None = None
+    additional_info: str | None = None
+    zip_code: str | None = None
+    city: str | None = None
+    state: str | None = None
+    country: str | None = None
+    phone: str | None = None
+    phone_secondary: str | None = None
+
+    def stored(self) -> dict[str, str | None]:
+        return {key: getattr(self, key) for key in _FULL_ADDRESS_FIELDS}
+
+
+@dataclass(frozen=True, kw_only=True)
+class CustomerDetails:
+    """What the marketplace shows of the customer once it lets the seller see it.
+
+    Each part is None while the marketplace holds it back (before acceptance on La Redoute).
+    `recipient` is the shipping address in full; `shipping_address` its short form; a relay
+    delivery gets its relay's name and address from it.
+    """
+
+    customer: Customer | None = None
+    shipping_address: Address | None = None
+    recipient: FullAddress | None = None
+    billing_address: FullAddress | None = None
+    locale: str | None = None
+    delivery: Delivery | None = None
+
+    @property
+    def empty(self) -> bool:
+        return all(
+            getattr(self, key) is None
+            for key in ("customer", "shipping_address", "recipient", "billing_address", "locale")
+        )
+
+    def stored_extra(self) -> dict[str, Any]:
+        """The parts the Imported event keeps beside its customer and shipping address."""
+        return {
+            "recipient": None if self.recipient is None else self.recipient.stored(),
+            "billing_address": None if self.billing_address is None else self.billing_address.stored(),
+            "locale": self.locale,
+        }
+
+
+@dataclass(frozen=True, kw_only=True)
+class MarketplaceFlags:
+    """What the marketplace says of an order that changes on its side: the customer wrote,
+    an incident is open, the order can be cancelled or refunded, and when it must ship by.
+
+    The ship-by time is `shipping_deadline` when the marketplace gives one, else
+    `leadtime_to_ship` calendar days after acceptance.
+    """
+
+    has_customer_message: bool = False
+    has_incident: bool = False
+    can_cancel: bool = False
+    can_refund: bool = False
+    shipping_deadline: datetime | None = None
+    leadtime_to_ship: int | None = None
+
+    def stored(self) -> dict[str, Any]:
+        return {
+            "has_customer_message": bool(self.has_customer_message),
+            "has_incident": bool(self.has_incident),
+            "can_cancel": bool(self.can_cancel),
+            "can_refund": bool(self.can_refund),
+            "shipping_deadline": self.shipping_deadline,
+            "leadtime_to_ship": self.leadtime_to_ship,
+        }
+
+
 @dataclass(frozen=True, kw_only=True)
 class Delivery:
-    """To the shipping address (home) or to a relay point, which must then be named."""
+    """To the shipping address (home) or to a relay point, which must then be named.
+
+    A relay order whose address the marketplace holds back knows only its relay's id until
+    then: `awaiting_details` lets its name and address be None.
+    """
 
     mode: DeliveryMode
     relay_id: str | None = None
     relay_name: str | None = None
     relay_address: str | None = None
+    awaiting_details: bool = False
 
     def __post_init__(self) -> None:
         if self.mode not in set(DeliveryMode):
             raise RuleViolation("delivery.mode", "delivery_mode", "mode must be home or relay")
         object.__setattr__(self, "mode", DeliveryMode(self.mode))
         if self.mode is DeliveryMode.RELAY:
-            for key in _RELAY_FIELDS:
+            required = ("relay_id",) if self.awaiting_details else _RELAY_FIELDS
+            for key in required:
                 if not (getattr(self, key) or "").strip():
                     raise RuleViolation(
                         f"delivery.{key}",
@@ -93,6 +195,11 @@ class Delivery:
             relay_name=relay_name,
             relay_address=relay_address,
         )
+
+    @classmethod
+    def relay_awaiting_details(cls, *, relay_id: str) -> Delivery:
+        """A relay delivery whose relay's name and address the marketplace still holds back."""
+        return cls(mode=DeliveryMode.RELAY, relay_id=relay_id, awaiting_details=True)
 
     def stored(self) -> dict[str, Any]:
         """Every key always present; a home delivery goes to no relay, whatever it was given."""
@@ -154,9 +261,12 @@ __all__ = [
     "Address",
     "Channel",
     "Customer",
+    "CustomerDetails",
     "Delivery",
     "DeliveryMode",
+    "FullAddress",
     "LineQuantity",
+    "MarketplaceFlags",
     "NewLine",
     "checked_origin",
     "required_text",

@@ -24,7 +24,7 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Any, Protocol
 
-from app.domain.order import OrderStatus, RefundStatus
+from app.domain.order import CustomerDetails, MarketplaceFlags, OrderStatus, RefundStatus
 
 # ==================================================================== errors
 
@@ -154,6 +154,10 @@ class MarketplaceOrder:
     customer_debited_date: datetime | None
     shipping: MarketplaceShipping | None
     lines: tuple[MarketplaceLine, ...]
+    # What the marketplace shows of the customer (None parts: held back) and the order's
+    # flags and shipping deadline; None when the reader does not give them.
+    details: CustomerDetails | None = None
+    flags: MarketplaceFlags | None = None
 
     @property
     def state_known(self) -> bool:

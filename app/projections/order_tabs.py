@@ -45,11 +45,13 @@ _COLUMNS = (
     "generation, order_id, channel, marketplace_order_id, status, tab, customer_name, search,"
     " goods_total_cents, shipping_price_cents, order_total_cents, refunded_cents, line_count,"
     " created_at, acceptance_deadline, shipped_at, carrier, tracking_number, tracking_url,"
-    " last_event_at, version, position"
+    " last_event_at, version, position, ship_by, has_customer_message, has_incident,"
+    " can_cancel, can_refund"
 )
+_FLAGS = ("has_customer_message", "has_incident", "can_cancel", "can_refund")
 _INSERT = (
     f"INSERT INTO order_tabs ({_COLUMNS}) VALUES ("
-    + ", ".join(["%s"] * 22)
+    + ", ".join(["%s"] * 27)
     + ") ON CONFLICT (generation, order_id) DO NOTHING"
 )
 # Guarded by position, so re-applying an old batch can never move a row backwards.
@@ -57,14 +59,20 @@ _UPDATE = (
     "UPDATE order_tabs SET status = %s, tab = %s, version = %s, position = %s,"
     " last_event_at = %s, refunded_cents = refunded_cents + %s,"
     " shipped_at = COALESCE(%s, shipped_at), carrier = COALESCE(%s, carrier),"
-    " tracking_number = COALESCE(%s, tracking_number), tracking_url = COALESCE(%s, tracking_url)"
+    " tracking_number = COALESCE(%s, tracking_number), tracking_url = COALESCE(%s, tracking_url),"
+    " customer_name = COALESCE(%s, customer_name), search = search || %s,"
+    " ship_by = CASE WHEN %s THEN %s ELSE ship_by END,"
+    " has_customer_message = COALESCE(%s, has_customer_message),"
+    " has_incident = COALESCE(%s, has_incident), can_cancel = COALESCE(%s, can_cancel),"
+    " can_refund = COALESCE(%s, can_refund)"
     " WHERE generation = %s AND order_id = %s AND position < %s"
 )
 
 
 _CHANGE_COLUMNS = (
     "status, tab, version, position, last_event_at, refunded, shipped_at, carrier,"
-    " tracking_number, tracking_url, generation, order_id, guard"
+    " tracking_number, tracking_url, customer_name, search_more, ship_by_set, ship_by,"
+    " has_customer_message, has_incident, can_cancel, can_refund, generation, order_id, guard"
 )
 # Per-connection staging tables, emptied at each commit.
 _PG_STAGING = (
@@ -72,8 +80,10 @@ _PG_STAGING = (
     " (LIKE order_tabs INCLUDING DEFAULTS) ON COMMIT DELETE ROWS;"
     " CREATE TEMP TABLE IF NOT EXISTS order_tabs_changes (status text, tab text, version int,"
     " position bigint, last_event_at timestamptz, refunded bigint, shipped_at timestamptz,"
-    " carrier text, tracking_number text, tracking_url text, generation int, order_id uuid,"
-    " guard bigint) ON COMMIT DELETE ROWS"
+    " carrier text, tracking_number text, tracking_url text, customer_name text,"
+    " search_more text, ship_by_set boolean, ship_by timestamptz, has_customer_message boolean,"
+    " has_incident boolean, can_cancel boolean, can_refund boolean, generation int,"
+    " order_id uuid, guard bigint) ON COMMIT DELETE ROWS"
 )
 _PG_UPDATE = (
     "UPDATE order_tabs AS t SET status = v.status, tab = v.tab, version = v.version,"
@@ -81,7 +91,14 @@ _PG_UPDATE = (
     " refunded_cents = t.refunded_cents + v.refunded,"
     " shipped_at = COALESCE(v.shipped_at, t.shipped_at), carrier = COALESCE(v.carrier, t.carrier),"
     " tracking_number = COALESCE(v.tracking_number, t.tracking_number),"
-    " tracking_url = COALESCE(v.tracking_url, t.tracking_url)"
+    " tracking_url = COALESCE(v.tracking_url, t.tracking_url),"
+    " customer_name = COALESCE(v.customer_name, t.customer_name),"
+    " search = t.search || v.search_more,"
+    " ship_by = CASE WHEN v.ship_by_set THEN v.ship_by ELSE t.ship_by END,"
+    " has_customer_message = COALESCE(v.has_customer_message, t.has_customer_message),"
+    " has_incident = COALESCE(v.has_incident, t.has_incident),"
+    " can_cancel = COALESCE(v.can_cancel, t.can_cancel),"
+    " can_refund = COALESCE(v.can_refund, t.can_refund)"
     " FROM order_tabs_changes AS v"
     " WHERE t.generation = v.generation AND t.order_id = v.order_id AND t.position < v.guard"
 )
@@ -134,6 +151,11 @@ class _Change:
     carrier: str | None = None
     tracking_number: str | None = None
     tracking_url: str | None = None
+    customer_name: str | None = None
+    search_more: str = ""
+    ship_by_set: bool = False
+    ship_by: datetime | None = None
+    flags: dict[str, bool] = field(default_factory=dict)
 
 
 @dataclass
@@ -172,6 +194,7 @@ class OrderTabsProjection:
                 self.codec.time(r["created_at"]), self.codec.time(r["acceptance_deadline"]),
                 self.codec.time(r["shipped_at"]), r["carrier"], r["tracking_number"],
                 r["tracking_url"], self.codec.time(r["last_event_at"]), r["version"], r["position"],
+                self.codec.time(r["ship_by"]), *(r[flag] for flag in _FLAGS),
             )
             for order_id, r in new_rows.items()
         ]
@@ -179,7 +202,8 @@ class OrderTabsProjection:
             (
                 c.status, TAB_OF_STATUS[OrderStatus(c.status)], c.version, c.position,
                 self.codec.time(c.last_event_at), c.refunded_cents, self.codec.time(c.shipped_at),
-                c.carrier, c.tracking_number, c.tracking_url,
+                c.carrier, c.tracking_number, c.tracking_url, c.customer_name, c.search_more,
+                c.ship_by_set, self.codec.time(c.ship_by), *(c.flags.get(f) for f in _FLAGS),
                 generation, self.codec.id(order_id), c.position,
             )
             for order_id, c in changes.items()
@@ -233,7 +257,7 @@ class OrderTabsProjection:
         shipping = event.field("shipping_price")
         search = fold(
             " ".join(
-                [marketplace_order_id, customer["firstname"], customer["lastname"]]
+                [marketplace_order_id, *_name_parts(customer)]
                 + [line["sku"] for line in lines]
                 + [line["ean"] for line in lines]
             )
@@ -242,7 +266,7 @@ class OrderTabsProjection:
             "channel": event.field("channel"),
             "marketplace_order_id": marketplace_order_id,
             "status": OrderStatus.CREATED.value,
-            "customer_name": f"{customer['firstname']} {customer['lastname']}",
+            "customer_name": _name(customer) or "",
             "search": search,
             "goods_total_cents": cents(goods),
             "shipping_price_cents": cents(shipping),
@@ -258,6 +282,8 @@ class OrderTabsProjection:
             "last_event_at": event.timestamp,
             "version": event.version,
             "position": event.position,
+            "ship_by": event.field("ship_by"),
+            **{flag: bool((event.field("flags") or {}).get(flag)) for flag in _FLAGS},
         }
 
     @staticmethod
@@ -273,6 +299,16 @@ class OrderTabsProjection:
             change.tracking_url = event.field("tracking_url")
         elif event.type == "RefundCompleted":
             change.refunded_cents += cents(event.field("amount"))
+        elif event.type == "CustomerDetailsReceived":
+            name = _name(event.field("customer"))
+            if name is not None:
+                change.customer_name = name
+                change.search_more += " " + fold(name)
+        elif event.type == "MarketplaceFlagsChanged":
+            change.ship_by_set, change.ship_by = True, event.field("ship_by")
+            change.flags = {flag: bool(event.field(flag)) for flag in _FLAGS}
+        elif event.type == "Accepted" and event.field("ship_by") is not None:
+            change.ship_by_set, change.ship_by = True, event.field("ship_by")
 
     @staticmethod
     def _change_new_row(row: dict[str, Any], event: ProjectedEvent) -> None:
@@ -287,6 +323,29 @@ class OrderTabsProjection:
             row["tracking_url"] = event.field("tracking_url")
         elif event.type == "RefundCompleted":
             row["refunded_cents"] += cents(event.field("amount"))
+        elif event.type == "CustomerDetailsReceived":
+            name = _name(event.field("customer"))
+            if name is not None:
+                row["customer_name"] = name
+                row["search"] += " " + fold(name)
+        elif event.type == "MarketplaceFlagsChanged":
+            row["ship_by"] = event.field("ship_by")
+            row.update({flag: bool(event.field(flag)) for flag in _FLAGS})
+        elif event.type == "Accepted" and event.field("ship_by") is not None:
+            row["ship_by"] = event.field("ship_by")
+
+
+def _name_parts(customer: dict[str, Any] | None) -> list[str]:
+    """The customer's first and last name, as far as the marketplace shows them."""
+    if not customer:
+        return []
+    return [part for part in (customer.get("firstname"), customer.get("lastname")) if part]
+
+
+def _name(customer: dict[str, Any] | None) -> str | None:
+    """The name the list shows; None when the marketplace shows none (yet)."""
+    parts = _name_parts(customer)
+    return " ".join(parts) if parts else None
 
 
 _TAB_CASE = "CASE status " + " ".join(
@@ -334,6 +393,38 @@ refunded AS (
     WHERE notification_id <= %(upto)s AND topic = '{_topic("RefundCompleted")}'
     GROUP BY originator_id
 ),
+details AS (
+    SELECT originator_id AS order_id,
+        (array_agg(name ORDER BY originator_version DESC))[1] AS name,
+        string_agg(' ' || name, '' ORDER BY originator_version) AS search_more
+    FROM (
+        SELECT originator_id, originator_version, NULLIF(concat_ws(' ',
+            NULLIF(convert_from(state, 'UTF8')::jsonb -> 'customer' ->> 'firstname', ''),
+            NULLIF(convert_from(state, 'UTF8')::jsonb -> 'customer' ->> 'lastname', '')), '')
+            AS name
+        FROM orders_events
+        WHERE notification_id <= %(upto)s AND topic = '{_topic("CustomerDetailsReceived")}'
+    ) AS named
+    WHERE name IS NOT NULL
+    GROUP BY originator_id
+),
+flagged AS (
+    SELECT DISTINCT ON (originator_id) originator_id AS order_id,
+        convert_from(state, 'UTF8')::jsonb AS d
+    FROM orders_events
+    WHERE notification_id <= %(upto)s AND topic = '{_topic("MarketplaceFlagsChanged")}'
+    ORDER BY originator_id, originator_version DESC
+),
+ship_by AS (
+    SELECT DISTINCT ON (originator_id) originator_id AS order_id,
+        (convert_from(state, 'UTF8')::jsonb -> 'ship_by' ->> '_data_')::timestamptz AS ship_by
+    FROM orders_events
+    WHERE notification_id <= %(upto)s AND (
+        topic IN ('{_topic("Imported")}', '{_topic("MarketplaceFlagsChanged")}')
+        OR (topic = '{_topic("Accepted")}'
+            AND convert_from(state, 'UTF8')::jsonb -> 'ship_by' ->> '_data_' IS NOT NULL))
+    ORDER BY originator_id, originator_version DESC
+),
 lines AS (
     SELECT i.order_id,
         sum(((line -> 'unit_price' ->> '_data_')::numeric * (line ->> 'quantity')::int * 100)::bigint)
@@ -348,6 +439,10 @@ rows AS (
     SELECT i.order_id, i.d, lt.d AS last_d, lt.notification_id, lt.originator_version,
         coalesce(lt.d ->> 'status', 'CREATED') AS status, s.d AS shipped_d,
         coalesce(r.cents, 0) AS refunded_cents, ln.goods_cents, ln.line_count, ln.skus, ln.eans,
+        NULLIF(i.d -> 'customer' ->> 'firstname', '') AS firstname,
+        NULLIF(i.d -> 'customer' ->> 'lastname', '') AS lastname,
+        dt.name AS details_name, coalesce(dt.search_more, '') AS search_more,
+        sb.ship_by, coalesce(f.d, i.d -> 'flags') AS flags_d,
         ((i.d -> 'shipping_price' ->> '_data_')::numeric * 100)::bigint AS shipping_cents,
         (i.d -> 'created_at' ->> '_data_')::timestamptz AS created_at
     FROM imported AS i
@@ -355,27 +450,33 @@ rows AS (
     JOIN lines AS ln ON ln.order_id = i.order_id
     LEFT JOIN shipped AS s ON s.order_id = i.order_id
     LEFT JOIN refunded AS r ON r.order_id = i.order_id
+    LEFT JOIN details AS dt ON dt.order_id = i.order_id
+    LEFT JOIN flagged AS f ON f.order_id = i.order_id
+    LEFT JOIN ship_by AS sb ON sb.order_id = i.order_id
 )
 INSERT INTO order_tabs ({_COLUMNS})
 SELECT %(generation)s, order_id, d ->> 'channel', d ->> 'marketplace_order_id', status,
     {_TAB_CASE},
-    (d -> 'customer' ->> 'firstname') || ' ' || (d -> 'customer' ->> 'lastname'),
+    coalesce(details_name, NULLIF(concat_ws(' ', firstname, lastname), ''), ''),
     lower(
-        concat_ws(' ', d ->> 'marketplace_order_id', d -> 'customer' ->> 'firstname',
-            d -> 'customer' ->> 'lastname', skus, eans) COLLATE "und-x-icu"
+        (concat_ws(' ', d ->> 'marketplace_order_id', firstname, lastname, skus, eans)
+            || search_more) COLLATE "und-x-icu"
     ),
     goods_cents, shipping_cents, goods_cents + shipping_cents, refunded_cents, line_count,
     created_at, created_at + interval '{int(ACCEPTANCE_WINDOW.total_seconds())} seconds',
     (shipped_d -> 'at' ->> '_data_')::timestamptz, shipped_d ->> 'carrier',
     shipped_d ->> 'tracking_number', shipped_d ->> 'tracking_url',
-    (last_d -> 'timestamp' ->> '_data_')::timestamptz, originator_version, notification_id
+    (last_d -> 'timestamp' ->> '_data_')::timestamptz, originator_version, notification_id,
+    ship_by, {", ".join(f"coalesce((flags_d ->> '{flag}')::boolean, false)" for flag in _FLAGS)}
 FROM rows
 """
 
 
 # -------------------------------------------------------------------- queries
 
-Sort = Literal["newest", "deadline"]
+Sort = Literal["newest", "deadline", "ship_by"]
+# Orders without a ship-by time come last when sorted by it.
+NO_SHIP_BY = datetime(9999, 12, 31, 23, 59, 59, tzinfo=UTC)
 
 
 class InvalidCursor(ValueError):
@@ -413,6 +514,15 @@ class OrderRow:
     tracking_url: str | None
     last_event_at: datetime
     version: int
+    ship_by: datetime | None = None
+    has_customer_message: bool = False
+    has_incident: bool = False
+    can_cancel: bool = False
+    can_refund: bool = False
+
+    def is_late(self, now: datetime) -> bool:
+        """Waiting for shipment past its ship-by time."""
+        return self.status == OrderStatus.TOSHIP and self.ship_by is not None and now > self.ship_by
 
 
 @dataclass(frozen=True)
@@ -426,7 +536,8 @@ _SELECT = (
     "SELECT order_id, channel, marketplace_order_id, status, tab, customer_name,"
     " goods_total_cents, shipping_price_cents, order_total_cents, refunded_cents, line_count,"
     " created_at, acceptance_deadline, shipped_at, carrier, tracking_number, tracking_url,"
-    " last_event_at, version,"
+    " last_event_at, version, ship_by, has_customer_message, has_incident, can_cancel,"
+    " can_refund,"
     " (SELECT position FROM projection_positions WHERE name = 'order_tabs') FROM order_tabs"
 )
 _ACTIVE = "generation = (SELECT generation FROM projection_positions WHERE name = 'order_tabs')"
@@ -462,18 +573,23 @@ class OrderTabsQueries:
             params.append("%" + _escape_like(fold(filters.q)) + "%")
         if sort == "newest":
             key_column, direction, comparison = "created_at", "DESC", "<"
+        elif sort == "ship_by":
+            key_column, direction, comparison = "COALESCE(ship_by, %s)", "ASC", ">"
         else:
             key_column, direction, comparison = "acceptance_deadline", "ASC", ">"
+        # The sort key's own parameter, before each place it appears.
+        key_params = [self.codec.time(NO_SHIP_BY)] if sort == "ship_by" else []
         if cursor is not None:
             key, order_id = self._decode_cursor(cursor, sort)
             where.append(
                 f"({key_column} {comparison} %s OR ({key_column} = %s AND order_id {comparison} %s))"
             )
-            params += [key, key, order_id]
+            params += [*key_params, key, *key_params, key, order_id]
         sql = (
             f"{_SELECT} WHERE {' AND '.join(where)}"
             f" ORDER BY {key_column} {direction}, order_id {direction} LIMIT %s"
         )
+        params += key_params
         if self.db.dialect == "sqlite":
             sql = sql.replace("search LIKE %s", "search LIKE %s ESCAPE '\\'")
         # The position comes from the same statement, so it matches the rows' snapshot.
@@ -516,10 +632,20 @@ class OrderTabsQueries:
             tracking_url=r[16],
             last_event_at=c.read_time(r[17]),
             version=int(r[18]),
+            ship_by=c.read_time(r[19]),
+            has_customer_message=bool(r[20]),
+            has_incident=bool(r[21]),
+            can_cancel=bool(r[22]),
+            can_refund=bool(r[23]),
         )
 
     def _encode_cursor(self, row: OrderRow, sort: Sort) -> str:
-        key = row.created_at if sort == "newest" else row.acceptance_deadline
+        if sort == "newest":
+            key = row.created_at
+        elif sort == "ship_by":
+            key = row.ship_by or NO_SHIP_BY
+        else:
+            key = row.acceptance_deadline
         raw = json.dumps([sort, key.astimezone(UTC).isoformat(), str(row.order_id)])
         return base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
 

@@ -156,7 +156,17 @@ class Harness:
         return self.sync.store.actions_of(self.order(marketplace_order_id, channel).id)
 
     def event_types(self, marketplace_order_id: str, channel: str = "laredoute") -> list[str]:
+        """The order's events that move it, without what the marketplace only tells of it
+        (its flags, the customer's details): see all_event_types for every one."""
+        return [t for t in self.all_event_types(marketplace_order_id, channel)
+                if t not in INFORMATION_EVENTS]
+
+    def all_event_types(self, marketplace_order_id: str, channel: str = "laredoute") -> list[str]:
         return [e.type for e in self.service.history(self.order(marketplace_order_id, channel).id)]
+
+
+# Events that record what the marketplace tells of an order without moving it.
+INFORMATION_EVENTS = frozenset({"MarketplaceFlagsChanged", "CustomerDetailsReceived"})
 
 
 def eventually(check: Callable[[], Any], timeout: float = 10.0, interval: float = 0.05) -> Any:

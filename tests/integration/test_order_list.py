@@ -207,6 +207,12 @@ def test_an_order_in_the_list_carries_its_totals_tracking_and_version(
         },
         "last_event_at": item["last_event_at"],
         "version": 4,
+        "ship_by": None,
+        "late": False,
+        "has_customer_message": False,
+        "has_incident": False,
+        "can_cancel": False,
+        "can_refund": False,
     }
 
 

@@ -20,10 +20,14 @@ from app.adapters.laredoute import (
     refund_status,
     view_order,
 )
+from app.adapters.laredoute.mapping import marketplace_flags
 from app.domain.order import (
     Address,
     Customer,
+    CustomerDetails,
     Delivery,
+    FullAddress,
+    MarketplaceFlags,
     NewLine,
     Order,
     OrderStatus,
@@ -213,6 +217,25 @@ def test_a_home_order_gives_exactly_the_import_fields() -> None:
         ),
         "delivery": Delivery.home(),
         "shipping_price": Decimal("4.90"),
+        "details": CustomerDetails(
+            customer=Customer(
+                firstname="Amélie", lastname="Durand", email="amelie.durand@example.fr"
+            ),
+            shipping_address=Address(
+                street="12 rue de la Gare", zip_code="59100", city="Roubaix", country="FR"
+            ),
+            recipient=FullAddress(
+                firstname="Amélie",
+                lastname="Durand",
+                street_1="12 rue de la Gare",
+                zip_code="59100",
+                city="Roubaix",
+                country="FR",
+            ),
+            locale="fr_FR",
+            delivery=Delivery.home(),
+        ),
+        "flags": MarketplaceFlags(),
         "lines": [
             NewLine(
                 line_id=f"{ORDER_ID}-1",
@@ -320,8 +343,6 @@ def _with(path: str, value: Any) -> dict[str, Any]:
         ("customer", "customer"),
         ("customer.firstname", "customer.firstname"),
         ("customer.lastname", "customer.lastname"),
-        ("customer_notification_email", "customer_notification_email"),
-        ("customer.shipping_address", "customer.shipping_address"),
         ("customer.shipping_address.street_1", "customer.shipping_address.street_1"),
         ("customer.shipping_address.zip_code", "customer.shipping_address.zip_code"),
         ("customer.shipping_address.city", "customer.shipping_address.city"),
@@ -589,3 +610,142 @@ def test_view_order_names_what_it_cannot_read(change: Any, field: str) -> None:
     with pytest.raises(UnparsableOrder) as raised:
         view_order(order)
     assert raised.value.field == field
+
+
+# ---------------------------------------------------------------- the spec's own example
+
+
+def spec_example_order() -> dict[str, Any]:
+    """The first order of OR11's example answer in the published spec."""
+    import json
+
+    from tests.contract.spec import SPEC_PATH
+
+    spec = json.loads(SPEC_PATH.read_text(encoding="utf-8"))
+    answer = spec["paths"]["/api/orders"]["get"]["responses"]["200"]["content"]
+    return copy.deepcopy(
+        answer["application/json"]["examples"]["application/json-0"]["value"]["orders"][0]
+    )
+
+
+def test_the_spec_example_order_gives_what_a_shipper_needs() -> None:
+    fields = parse_order(spec_example_order(), "laredoute")
+
+    details = fields["details"]
+    assert fields["customer"] == Customer(
+        firstname="Smith",
+        lastname="Taylor",
+        email="notification+ec1riop21ju4rfynl0helvzou.e0z0r7cj2@notification.mirakl.net",
+    )
+    assert fields["shipping_address"] == Address(
+        street="113 MacDougal Street, 1st floor", zip_code="NY 10012", city="New York",
+        country="US",
+    )  # fmt: skip
+    assert details.recipient == FullAddress(
+        civility="M", firstname="Smith", lastname="Taylor", company="LIMARK Company",
+        street_1="113 MacDougal Street", street_2="1st floor",
+        additional_info="One article per box", zip_code="NY 10012", city="New York",
+        state="Manhattan", country="US",
+    )  # fmt: skip
+    assert details.billing_address == FullAddress(
+        civility="M", firstname="smith", lastname="Taylor", company="LIMARK Company",
+        street_1="113 MacDougal Street", street_2="1st floor", zip_code="NY 10012",
+        city="New York City", state="Manhattan", country="US",
+    )  # fmt: skip
+    assert details.locale == "en_US"
+    # A pick-up point id: the relay is named by the shipping address.
+    assert fields["delivery"] == Delivery.relay(
+        relay_id="C1039", relay_name="LIMARK Company",
+        relay_address="113 MacDougal Street, NY 10012 New York",
+    )  # fmt: skip
+    order = Order.import_(**fields)
+    assert order.status == OrderStatus.CREATED
+    assert order.recipient is not None and order.recipient["additional_info"] == (
+        "One article per box"
+    )
+
+
+def test_the_spec_example_order_without_addresses_is_imported_awaiting_them() -> None:
+    raw = spec_example_order()
+    raw["customer"]["shipping_address"] = None
+    raw["customer"]["billing_address"] = None
+    raw["customer"]["accounting_contact"] = None
+    raw["customer"]["delivery_contact"] = None
+    raw["customer_notification_email"] = None
+
+    fields = parse_order(raw, "laredoute")
+
+    assert fields["shipping_address"] is None
+    assert fields["customer"] == Customer(firstname="Smith", lastname="Taylor", email=None)
+    assert fields["details"].recipient is None
+    assert fields["details"].billing_address is None
+    assert fields["delivery"] == Delivery.relay_awaiting_details(relay_id="C1039")
+    order = Order.import_(**fields)
+    assert order.status == OrderStatus.CREATED
+    assert order.shipping_address is None
+    assert order.delivery == {
+        "mode": "relay", "relay_id": "C1039", "relay_name": None, "relay_address": None,
+    }  # fmt: skip
+
+    # The next read shows them: one event brings them, a second read adds nothing.
+    shown = parse_order(spec_example_order(), "laredoute")["details"]
+    at = datetime(2026, 11, 26, 9, 0, tzinfo=UTC)
+    assert order.receive_customer_details(shown, at=at)
+    assert not order.receive_customer_details(shown, at=at)
+    assert order.shipping_address == shown.shipping_address.stored()
+    assert order.customer["email"] == shown.customer.email
+    assert order.delivery["relay_name"] == "LIMARK Company"
+    assert [type(e).__name__ for e in order.collect_events()] == [
+        "Imported", "CustomerDetailsReceived",
+    ]  # fmt: skip
+
+
+def test_an_order_without_addresses_nor_email_is_parsed() -> None:
+    raw = mirakl_order(customer_notification_email=None)
+    raw["customer"]["shipping_address"] = None
+
+    fields = parse_order(raw, "laredoute")
+
+    assert (fields["shipping_address"], fields["customer"].email) == (None, None)
+    assert fields["delivery"] == Delivery.home()
+
+
+def test_phones_and_the_billing_address_are_kept() -> None:
+    raw = mirakl_order()
+    raw["customer"]["shipping_address"].update(phone="0320000000", phone_secondary="0600000000")
+    raw["customer"]["billing_address"] = dict(raw["customer"]["shipping_address"], city="Lille")
+
+    details = parse_order(raw, "laredoute")["details"]
+
+    assert details.recipient.phone == "0320000000"
+    assert details.recipient.phone_secondary == "0600000000"
+    assert details.billing_address.city == "Lille"
+
+
+def test_the_spec_example_flags_and_shipping_deadline() -> None:
+    flags = marketplace_flags(spec_example_order())
+
+    assert flags == MarketplaceFlags(
+        has_customer_message=False, has_incident=False, can_cancel=False, can_refund=True,
+        shipping_deadline=datetime(2019, 9, 1, 23, 59, 59, 999000, tzinfo=UTC),
+        leadtime_to_ship=5,
+    )  # fmt: skip
+
+
+def test_view_order_carries_the_details_and_flags() -> None:
+    raw = mirakl_order(has_incident=True, has_customer_message=True, can_cancel=True,
+                       leadtime_to_ship=3)  # fmt: skip
+
+    view = view_order(raw)
+
+    assert view.details is not None and view.details.customer.lastname == "Durand"
+    assert view.flags == MarketplaceFlags(
+        has_customer_message=True, has_incident=True, can_cancel=True, leadtime_to_ship=3
+    )
+
+
+def test_an_ill_typed_flag_is_named() -> None:
+    with pytest.raises(UnparsableOrder) as raised:
+        view_order(mirakl_order(has_incident="yes"))
+
+    assert raised.value.field == "has_incident"

@@ -25,7 +25,10 @@ from app.domain.order import (
     Address,
     Channel,
     Customer,
+    CustomerDetails,
     Delivery,
+    FullAddress,
+    MarketplaceFlags,
     NewLine,
     OrderStatus,
     RefundStatus,
@@ -66,14 +69,14 @@ REFUND_STATUS_OF_STATE: Mapping[str, RefundStatus] = {
 }
 
 # Mirakl gives ISO 3166 alpha-3 codes; our addresses use alpha-2. La Redoute delivers to
-# France (overseas departments included) and its neighbours.
+# France (overseas departments included) and its neighbours; the spec's examples use USA.
 _ALPHA2_OF_ALPHA3 = {
     "FRA": "FR", "GLP": "GP", "MTQ": "MQ", "GUF": "GF", "REU": "RE", "MYT": "YT",
     "SPM": "PM", "BLM": "BL", "MAF": "MF", "NCL": "NC", "PYF": "PF", "WLF": "WF",
     "MCO": "MC", "AND": "AD", "BEL": "BE", "LUX": "LU", "CHE": "CH", "DEU": "DE",
     "ESP": "ES", "ITA": "IT", "NLD": "NL", "PRT": "PT", "AUT": "AT", "GBR": "GB",
     "IRL": "IE", "DNK": "DK", "SWE": "SE", "FIN": "FI", "NOR": "NO", "POL": "PL",
-    "CZE": "CZ", "GRC": "GR",
+    "CZE": "CZ", "GRC": "GR", "USA": "US", "CAN": "CA",
 }  # fmt: skip
 
 
@@ -105,27 +108,81 @@ def refund_status(state: str) -> RefundStatus | None:
 
 
 def parse_order(raw: Mapping[str, Any], channel: str) -> dict[str, Any]:
-    """The keyword arguments of `OrderService.import_order` for one OR11 order."""
+    """The keyword arguments of `OrderService.import_order` for one OR11 order.
+
+    The shipping and billing addresses, the contacts and the notification email are null
+    until the marketplace shows them (after acceptance on La Redoute): the order is imported
+    without them then, and gets them from a later read.
+    """
     channel = str(Channel(channel))
-    customer = _mapping(raw, "customer", "customer")
-    address = _mapping(customer, "shipping_address", "customer.shipping_address")
+    details = customer_details(raw)
     return {
         "channel": channel,
         "marketplace_order_id": _text(raw, "order_id", "order_id"),
         "created_at": _datetime(raw, "created_date", "created_date"),
-        "customer": Customer(
-            firstname=_text(customer, "firstname", "customer.firstname"),
-            lastname=_text(customer, "lastname", "customer.lastname"),
-            email=_text(raw, "customer_notification_email", "customer_notification_email"),
-        ),
-        "shipping_address": _address(address, "customer.shipping_address"),
-        "delivery": _delivery(raw, address),
+        "customer": details.customer,
+        "shipping_address": details.shipping_address,
+        "delivery": details.delivery,
         "shipping_price": _amount(raw, "shipping_price", "shipping_price"),
         "lines": [
             _line(line, f"order_lines[{index}]")
             for index, line in enumerate(_objects(raw, "order_lines", "order_lines", min_items=1))
         ],
+        "details": details,
+        "flags": marketplace_flags(raw),
     }
+
+
+def customer_details(raw: Mapping[str, Any]) -> CustomerDetails:
+    """What the order document shows of the customer; each part None while held back.
+
+    The customer's first and last name are required by the spec, together; an order without
+    either still reads, without a customer name, rather than being refused.
+    """
+    customer = _mapping(raw, "customer", "customer")
+    where = "customer.shipping_address"
+    shipping = _optional_mapping(customer, "shipping_address", where)
+    billing = _optional_mapping(customer, "billing_address", "customer.billing_address")
+    email = _optional_text(raw, "customer_notification_email", "customer_notification_email")
+    named = any(customer.get(key) not in (None, "") for key in ("firstname", "lastname"))
+    person = None
+    if named:
+        person = Customer(
+            firstname=_text(customer, "firstname", "customer.firstname"),
+            lastname=_text(customer, "lastname", "customer.lastname"),
+            email=email,
+        )
+    elif email is not None:
+        person = Customer(firstname="", lastname="", email=email)
+    return CustomerDetails(
+        customer=person,
+        shipping_address=None if shipping is None else _address(shipping, where),
+        recipient=None if shipping is None else _full_address(shipping, where),
+        billing_address=(
+            None if billing is None else _full_address(billing, "customer.billing_address")
+        ),
+        locale=_optional_text(customer, "locale", "customer.locale"),
+        delivery=_delivery(raw, shipping),
+    )
+
+
+def marketplace_flags(raw: Mapping[str, Any]) -> MarketplaceFlags:
+    """The order's flags; an order can be refunded when one of its lines can."""
+    lines = _objects(raw, "order_lines", "order_lines")
+    return MarketplaceFlags(
+        has_customer_message=_flag(raw, "has_customer_message", "has_customer_message"),
+        has_incident=_flag(raw, "has_incident", "has_incident"),
+        can_cancel=_flag(raw, "can_cancel", "can_cancel"),
+        can_refund=any(
+            _flag(line, "can_refund", f"order_lines[{index}].can_refund")
+            for index, line in enumerate(lines)
+        ),
+        shipping_deadline=_optional_datetime(raw, "shipping_deadline", "shipping_deadline"),
+        leadtime_to_ship=(
+            None if raw.get("leadtime_to_ship") is None
+            else _integer(raw, "leadtime_to_ship", "leadtime_to_ship")
+        ),
+    )
 
 
 def _address(address: Mapping[str, Any], where: str) -> Address:
@@ -141,6 +198,22 @@ def _address(address: Mapping[str, Any], where: str) -> Address:
     )
 
 
+def _full_address(address: Mapping[str, Any], where: str) -> FullAddress:
+    """Every field a shipper may print; the spec's required ones must be there."""
+    optional = {
+        key: _optional_text(address, key, f"{where}.{key}")
+        for key in ("civility", "firstname", "company", "street_2", "additional_info",
+                    "zip_code", "state", "phone", "phone_secondary")
+    }
+    return FullAddress(
+        **optional,
+        lastname=_text(address, "lastname", f"{where}.lastname"),
+        street_1=_text(address, "street_1", f"{where}.street_1"),
+        city=_text(address, "city", f"{where}.city"),
+        country=_country(address, where),
+    )
+
+
 def _country(address: Mapping[str, Any], where: str) -> str:
     field = f"{where}.country_iso_code"
     code = _text(address, "country_iso_code", field).strip().upper()
@@ -151,22 +224,26 @@ def _country(address: Mapping[str, Any], where: str) -> str:
     raise UnparsableOrder(field, f"unknown country code {code!r}")
 
 
-def _delivery(raw: Mapping[str, Any], address: Mapping[str, Any]) -> Delivery:
+def _delivery(raw: Mapping[str, Any], address: Mapping[str, Any] | None) -> Delivery:
     """Home, or a relay point whose name and address Mirakl puts in the shipping address.
 
     A pick-up point id makes it a relay delivery whatever the shipping type says, since the
-    parcel goes to the relay either way.
+    parcel goes to the relay either way. While the shipping address is held back, only the
+    relay's id is known.
     """
     shipping_type = _text(raw, "shipping_type_code", "shipping_type_code")
     pudo_id = _optional_text(raw, "shipping_pudo_id", "shipping_pudo_id")
     if shipping_type != "RELAY" and not pudo_id:
         return Delivery.home()
+    relay_id = _text(raw, "shipping_pudo_id", "shipping_pudo_id")
+    if address is None:
+        return Delivery.relay_awaiting_details(relay_id=relay_id)
     where = "customer.shipping_address"
     street = _text(address, "street_1", f"{where}.street_1")
     zip_code = _text(address, "zip_code", f"{where}.zip_code")
     city = _text(address, "city", f"{where}.city")
     return Delivery.relay(
-        relay_id=_text(raw, "shipping_pudo_id", "shipping_pudo_id"),
+        relay_id=relay_id,
         relay_name=_text(address, "company", f"{where}.company"),
         relay_address=f"{street}, {zip_code} {city}",
     )
@@ -216,6 +293,8 @@ def view_order(raw: Mapping[str, Any]) -> MarketplaceOrder:
             _view_line(line, f"order_lines[{index}]")
             for index, line in enumerate(_objects(raw, "order_lines", "order_lines"))
         ),
+        details=customer_details(raw),
+        flags=marketplace_flags(raw),
     )
 
 
@@ -306,6 +385,20 @@ def _optional_text(data: Mapping[str, Any], key: str, field: str) -> str | None:
     return _text(data, key, field)
 
 
+def _optional_mapping(data: Mapping[str, Any], key: str, field: str) -> Mapping[str, Any] | None:
+    return None if data.get(key) is None else _mapping(data, key, field)
+
+
+def _flag(data: Mapping[str, Any], key: str, field: str) -> bool:
+    """A boolean; absent reads as False."""
+    value = data.get(key)
+    if value is None:
+        return False
+    if not isinstance(value, bool):
+        raise UnparsableOrder(field, f"must be true or false, not {type(value).__name__}")
+    return value
+
+
 def _mapping(data: Mapping[str, Any], key: str, field: str) -> Mapping[str, Any]:
     value = _present(data, key, field)
     if not isinstance(value, Mapping):
@@ -384,7 +477,9 @@ __all__ = [
     "MarketplaceRefund",
     "MarketplaceShipping",
     "UnparsableOrder",
+    "customer_details",
     "is_known_order_state",
+    "marketplace_flags",
     "order_status",
     "parse_order",
     "refund_status",
