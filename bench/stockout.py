@@ -132,7 +132,12 @@ def measure(ours: httpx.Client, control: httpx.Client, stockouts: int) -> list[f
     for n, sku in enumerate(skus):
         body = {"ean": ean13(n), "price": "19.90", "quantity": 5, "delivery_fee": "4.90"}
         ours.put(f"/v1/offers/{CHANNEL}/{sku}", json=body).raise_for_status()
-    if not wait_until(lambda: offer(skus[-1])["sync_state"] == "pending", 30):
+    def listed_pending() -> int:
+        response = ours.get("/v1/offers", params={"sync_state": "pending", "limit": 200})
+        response.raise_for_status()
+        return len(response.json()["items"])
+
+    if not wait_until(lambda: listed_pending() == len(skus), 30, 0.05):
         raise SystemExit("the offers never reached the read model")
     ours.post(f"/v1/offers/{CHANNEL}/feed").raise_for_status()
     if not wait_until(lambda: all(offer(s)["sync_state"] == "live" for s in skus), 60, 0.2):
@@ -166,6 +171,8 @@ def main() -> int:
     parser.add_argument("--store", choices=("postgres", "sqlite"), default="postgres")
     parser.add_argument("--admin-url", default="postgresql://postgres@127.0.0.1:5432/postgres")
     args = parser.parse_args()
+    if not 1 <= args.stockouts <= 200:
+        parser.error("--stockouts is from 1 to 200 (one offer each, listed in one page)")
     with database(args.store, args.admin_url) as url:
         figures = run(args.stockouts, url)
     arrived = [f for f in figures if f is not None]

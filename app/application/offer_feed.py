@@ -212,8 +212,8 @@ class OfferFeed:
         self.import_timeout = import_timeout
         self.product_retry_after = product_retry_after
         self.job_name = f"offers:{channel}"
-        # Called after each file the marketplace took (the job then follows it soon, even
-        # when the file was sent on demand).
+        # Called after a file sent on demand was taken, so that the job follows it soon
+        # (a file the job sends itself is followed after its round, see next_round_in).
         self.on_sent: Callable[[], None] = lambda: None
         self._lock = threading.Lock()
         feed_cadence(datetime.now(UTC), None, hours=self.hours, timezone=self.timezone)  # checks
@@ -229,7 +229,10 @@ class OfferFeed:
         """Follow running imports, then send every pending valid offer whatever the hour;
         nothing is sent while an import of the channel is still running."""
         with self._exclusive():
-            return self._round(lambda: None, force=True)
+            result = self._round(lambda: None, force=True)
+        if result.sent is not None:
+            self.on_sent()
+        return result
 
     def send_operation(self, skus: Sequence[str], name: str) -> str:
         """Send these offers at once for the special operation `name`; the marketplace's
@@ -244,7 +247,9 @@ class OfferFeed:
         if not wanted:
             raise ValueError("the operation needs at least one offer")
         with self._exclusive(), self._as_worker():
-            return self._send_operation(wanted, name.strip())
+            import_id = self._send_operation(wanted, name.strip())
+        self.on_sent()
+        return import_id
 
     def next_round_in(self) -> float | None:
         """Seconds until the next round should come to read a running import's status
@@ -326,7 +331,6 @@ class OfferFeed:
                                created_at=now, at=self.clock())
         log.info("offer_feed_sent", channel=self.channel, import_id=import_id, reason=reason,
                  operation=operation, offers=len(rows))
-        self.on_sent()
         return import_id
 
     # ---------------------------------------------------------------- following an import

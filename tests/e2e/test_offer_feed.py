@@ -445,13 +445,6 @@ def test_a_product_still_unknown_is_tried_again_each_day(offers: Offers) -> None
         assert offers.round().retried == 0  # not again the same day
 
 
-def test_product_unknown_recognises_the_marketplace_messages() -> None:
-    assert offer_feed.product_unknown("product not found")
-    assert offer_feed.product_unknown("The product does not exist")
-    assert not offer_feed.product_unknown("discount price must be lower than the price")
-    assert not offer_feed.product_unknown(None)
-
-
 def test_an_offer_with_errors_is_blocked_not_pending(offers: Offers) -> None:
     offers.load(source("A", 1), source("BROKEN", 2, delivery_fee=""))
     assert offers.states("A", "BROKEN") == {"A": "pending", "BROKEN": "blocked"}
@@ -504,6 +497,8 @@ def test_a_stock_out_reaches_the_marketplace_within_seconds(
         for n, sku in enumerate(("TUNIC-38", "TUNIC-40"), start=1):
             body = {**VALID, "ean": ean(n)}
             assert ours.put(f"/v1/offers/laredoute/{sku}", json=body).status_code == 201
+        eventually(lambda: len(ours.get("/v1/offers", params={"sync_state": "pending"})
+                               .json()["items"]) == 2, timeout=15)
         # A first feed, asked for; the job follows it until it is live.
         assert ours.post("/v1/offers/laredoute/feed").json()["offers"] == 2
         eventually(lambda: offer("TUNIC-38")["sync_state"] == "live"

@@ -7,7 +7,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from app.application.offer_feed import feed_cadence
+from app.application.offer_feed import feed_cadence, poll_delay, product_unknown
 
 PARIS = ZoneInfo("Europe/Paris")
 
@@ -178,3 +178,20 @@ def test_one_slot_a_day() -> None:
 def test_misuse_is_refused(now: datetime, last: datetime | None, hours: list[int]) -> None:
     with pytest.raises(ValueError):
         feed_cadence(now, last, hours=hours)
+
+
+# ---------------------------------------------------------------- following an import
+
+
+def test_a_running_import_is_read_at_its_age_again_within_bounds() -> None:
+    assert [poll_delay(age) for age in (0, 0.5, 1, 2, 4, 30, 59, 60, 3600)] == [
+        1.0, 1.0, 1, 2, 4, 30, 59, 60, 60.0]
+    assert poll_delay(10, first=2, cap=5) == 5
+
+
+def test_the_marketplace_not_knowing_the_product_is_recognised_in_its_messages() -> None:
+    assert product_unknown("product not found")  # the sandbox's line error
+    assert product_unknown("The product does not exist")  # the OF03 example of the spec
+    assert product_unknown("price must be a number | product not found")  # several joined
+    assert not product_unknown("discount price must be lower than the price")
+    assert not product_unknown(None)
