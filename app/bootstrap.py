@@ -33,9 +33,12 @@ def open_event_store(settings: Settings) -> EventStore:
     return EventStore(env=persistence_env(settings))
 
 
-def open_service(settings: Settings, *, clock: Clock = utc_now) -> OrderService:
-    """The orders service over a new event store."""
-    return OrderService(open_event_store(settings), clock=clock)
+def open_service(settings: Settings, *, clock: Clock = utc_now,
+                 db: Database | None = None) -> OrderService:
+    """The orders service over a new event store; with the database, it knows which refund
+    requests have left for the marketplace (a sent one cannot be superseded)."""
+    return OrderService(open_event_store(settings), clock=clock,
+                        sent_refunds=SyncStore(db) if db is not None else None)
 
 
 def offer_service(store: EventStore, db: Database) -> OfferService:

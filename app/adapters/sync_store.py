@@ -309,6 +309,17 @@ class SyncStore:
             )
             return tx.rowcount
 
+    def refund_sent(self, order_id: UUID, refund_id: str) -> bool:
+        """Whether the delivery of this refund request has gone out: sent (its outcome not
+        known yet), confirmed, or expired after an attempt that may have reached the
+        marketplace. A pending one, or one the marketplace refused, has not."""
+        return any(
+            (action.payload or {}).get("refund_id") == refund_id
+            and (action.state in ("sent", "confirmed")
+                 or (action.state == "expired" and action.attempts > 0))
+            for action in self.actions_of(order_id) if action.kind == "refund"
+        )
+
     def refund_superseded(self, action: Action) -> bool:
         """Whether a later refund request of the same order replaced this one's refund."""
         refund_id = (action.payload or {}).get("refund_id")

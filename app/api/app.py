@@ -41,7 +41,7 @@ def create_app(
 ) -> FastAPI:
     """The HTTP service over the order store that `settings` names."""
     db = open_database(settings)
-    service = service or open_service(settings, clock=clock)
+    service = service or open_service(settings, clock=clock, db=db)
     runners = (
         projection_runners(
             db,

@@ -26,6 +26,7 @@ from app.domain.order import (
     order_id_for,
 )
 from app.ports.idempotency import IdempotencyClaim
+from app.ports.stores import SentRefunds
 
 log = structlog.get_logger(__name__)
 
@@ -38,9 +39,13 @@ class ImportResult:
 class OrderService:
     """Imports orders, runs merchant commands and records marketplace transitions."""
 
-    def __init__(self, store: EventStore, *, clock: Clock = utc_now) -> None:
+    def __init__(self, store: EventStore, *, clock: Clock = utc_now,
+                 sent_refunds: SentRefunds | None = None) -> None:
         self.store = store
         self.clock = clock
+        # Where the delivery of refund requests is known (the outbox); without it, a request
+        # the marketplace has not acknowledged is taken as not sent.
+        self.sent_refunds = sent_refunds
 
     @property
     def repository(self) -> Any:
@@ -189,14 +194,15 @@ class OrderService:
         idempotency: IdempotencyClaim | None = None,
     ) -> Order:
         quantities = _line_quantities(lines)
-        return self._change(
-            order_id,
-            expected_version,
-            lambda o: o.request_refund(
-                lines=quantities, refund_shipping=refund_shipping, reason=reason, at=self.clock()
-            ),
-            idempotency,
-        )
+
+        def request(order: Order) -> None:
+            open_refund = order.open_refund
+            sent = (open_refund is not None and self.sent_refunds is not None
+                    and self.sent_refunds.refund_sent(order.id, open_refund.refund_id))
+            order.request_refund(lines=quantities, refund_shipping=refund_shipping,
+                                 reason=reason, at=self.clock(), open_refund_sent=sent)
+
+        return self._change(order_id, expected_version, request, idempotency)
 
     # ---------------------------------------------------------------- marketplace transitions
 

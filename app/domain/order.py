@@ -306,11 +306,15 @@ class Order(OrderState, AttributedAggregate):
         refund_shipping: bool,
         reason: str,
         at: datetime,
+        open_refund_sent: bool = False,
     ) -> Refund:
         """Ask the marketplace to refund lines (or everything left) and maybe the shipping.
 
-        A refund the marketplace has not dealt with yet is replaced by the new request, so its
-        quantities are free again; one it is paying blocks new requests.
+        A refund the marketplace does not have yet is replaced by the new request, so its
+        quantities are free again. One it has cannot be withdrawn: it blocks new requests until
+        it ends. `open_refund_sent` says that the open request has left for the marketplace
+        already (its delivery is under way or done), though the marketplace's answer has not
+        been recorded yet: it is followed to its end too.
         """
         if self.fulfilment_status not in REFUNDABLE_FULFILMENT:
             raise InvalidStatus("refund", self.status, REFUNDABLE_STATUSES)
@@ -318,6 +322,12 @@ class Order(OrderState, AttributedAggregate):
         open_refund = self.open_refund
         if open_refund is not None and not open_refund.supersedable:
             raise InvalidStatus("refund", self.status, REFUNDABLE_STATUSES)
+        if open_refund is not None and open_refund_sent:
+            raise RuleViolation(
+                "refund", "sent_refund_in_progress",
+                f"refund {open_refund.refund_id} has been sent to the marketplace and cannot be "
+                "withdrawn; a new request can be made once it has ended",
+            )
         superseded = open_refund.refund_id if open_refund is not None else None
         plan = plan_refund(
             self.lines,

@@ -37,7 +37,6 @@ REFUNDABLE_STATUSES = frozenset({
     OrderStatus.SHIPPED,
     OrderStatus.PAID,
     OrderStatus.TO_REFUND,
-    OrderStatus.TO_APPROVE,
     OrderStatus.REFUNDED,
     OrderStatus.REFUND_REFUSED,
 })

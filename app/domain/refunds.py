@@ -43,8 +43,9 @@ class RefundRefusalReason(StrEnum):
     FRAUD = "FRAUD"
 
 
-# Refunds the marketplace has not dealt with yet: a new request replaces them.
-SUPERSEDABLE = frozenset({RefundStatus.TO_REFUND, RefundStatus.TO_APPROVE})
+# Refunds the marketplace does not have yet: a new request replaces them. One it has (from
+# TO_APPROVE on) cannot be withdrawn on Mirakl: it is followed to its end.
+SUPERSEDABLE = frozenset({RefundStatus.TO_REFUND})
 # Refunds still on their way: the order has an open refund.
 IN_FLIGHT = frozenset({RefundStatus.TO_REFUND, RefundStatus.TO_APPROVE, RefundStatus.REFUNDING})
 

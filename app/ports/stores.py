@@ -190,3 +190,9 @@ class SyncStore(Protocol):
     def refund_superseded(self, action: Action) -> bool: ...
 
     def refund_links(self, order_id: UUID) -> dict[str, list[str]]: ...
+
+
+class SentRefunds(Protocol):
+    """Whether a refund request has left for the marketplace (its delivery under way or done)."""
+
+    def refund_sent(self, order_id: UUID, refund_id: str) -> bool: ...

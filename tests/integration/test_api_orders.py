@@ -8,6 +8,7 @@ from uuid import UUID
 
 from tests.support import (
     CLOCK_START,
+    assert_problem,
     at,
     imported_order,
     order_payload,
@@ -348,6 +349,31 @@ def test_a_new_refund_request_supersedes_one_not_yet_dealt_with(client, app) -> 
         ("R1", "SUPERSEDED"),
         ("R2", "TO_REFUND"),
     ]
+
+
+def test_a_refund_request_that_has_left_is_followed_to_its_end_not_superseded(client, app) -> None:
+    """On Mirakl a refund cannot be withdrawn: once its delivery has gone out, a new request
+    waits (422 naming the rule); a pending one would have been replaced."""
+    from app.adapters.sync_store import SyncStore
+
+    order = paid_order(client, app)
+    first = _command(
+        client,
+        order,
+        "refunds",
+        {"lines": [{"line_id": "L1", "quantity": 1}], "refund_shipping": False, "reason": "Abîmée"},
+    ).json()
+    app.state.runners["marketplace_actions"].catch_up()
+    store = SyncStore(app.state.db)
+    refund = next(a for a in store.actions_of(UUID(order["id"])) if a.kind == "refund")
+    assert store.move_action(refund.id, from_states=["pending"], to_state="sent", at=1.0)
+    body = {"lines": [{"line_id": "L1", "quantity": 2}], "refund_shipping": False,
+            "reason": "Deux abîmées"}
+    refused = _command(client, first, "refunds", body)
+    assert_problem(refused, 422, "/problems/rule-violation", field="refund",
+                   rule="sent_refund_in_progress")
+    after = client.get(f"/v1/orders/{order['id']}").json()
+    assert [(r["refund_id"], r["status"]) for r in after["refunds"]] == [("R1", "TO_REFUND")]
 
 
 # ---------------------------------------------------------------- history

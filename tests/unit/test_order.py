@@ -75,7 +75,7 @@ COMMANDS: dict[str, tuple[str, Callable[[Order], Any], set[OrderStatus]]] = {
         lambda o: o.request_refund(
             lines=None, refund_shipping=False, reason="Customer returned the parcel", at=LATER
         ),
-        {S.SHIPPED, S.PAID, S.TO_REFUND, S.TO_APPROVE, S.REFUNDED, S.REFUND_REFUSED},
+        {S.SHIPPED, S.PAID, S.TO_REFUND, S.REFUNDED, S.REFUND_REFUSED},
     ),
 }
 
@@ -98,7 +98,6 @@ TRANSITIONS: list[tuple[str, OrderStatus, OrderStatus]] = [
     ("request_refund", S.SHIPPED, S.TO_REFUND),
     ("request_refund", S.PAID, S.TO_REFUND),
     ("request_refund", S.TO_REFUND, S.TO_REFUND),
-    ("request_refund", S.TO_APPROVE, S.TO_REFUND),
     ("request_refund", S.REFUNDED, S.TO_REFUND),
     ("request_refund", S.REFUND_REFUSED, S.TO_REFUND),
 ]

@@ -381,7 +381,8 @@ class OrderLifecycle(RuleBasedStateMachine):
         expected: type[Exception] | None = None
         if model.stage not in {"SHIPPED", "PAID"}:
             expected = InvalidStatus
-        elif latest is not None and latest.status == "REFUNDING":
+        elif latest is not None and latest.status in {"TO_APPROVE", "REFUNDING"}:
+            # The marketplace has that request: it cannot be withdrawn, only followed.
             expected = InvalidStatus
         else:
             refundable = {line_id: line.refundable for line_id, line in model.lines.items()}
@@ -411,7 +412,7 @@ class OrderLifecycle(RuleBasedStateMachine):
             ),
         )
         if expected is None:
-            if latest is not None and latest.status in {"TO_REFUND", "TO_APPROVE"}:
+            if latest is not None and latest.status == "TO_REFUND":
                 latest.status = "SUPERSEDED"
             model.refunds.append(ModelRefund(refund.refund_id, quantities, shipping, amount))
             assert refund.amount == amount

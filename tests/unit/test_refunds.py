@@ -208,14 +208,9 @@ def test_after_a_refused_refund_a_new_request_can_be_made() -> None:
 # ---------------------------------------------------------------- superseding
 
 
-@pytest.mark.parametrize(
-    "build", [refund_requested, refund_to_approve], ids=["TO_REFUND", "TO_APPROVE"]
-)
-def test_a_new_request_supersedes_one_the_marketplace_has_not_dealt_with(
-    build: Callable[[], Order],
-) -> None:
-    """The merchant changes their mind before the marketplace processes the refund."""
-    order = build()
+def test_a_new_request_supersedes_one_the_marketplace_does_not_have_yet() -> None:
+    """The merchant changes their mind before the request has left."""
+    order = refund_requested()
 
     refund_id = _request(order, [LineQuantity(TUNIC_LINE, 2), LineQuantity(BELT_LINE, 1)])
 
@@ -223,6 +218,26 @@ def test_a_new_request_supersedes_one_the_marketplace_has_not_dealt_with(
     assert order.latest_refund is not None and order.latest_refund.refund_id == refund_id
     assert order.status == OrderStatus.TO_REFUND
     assert order.refunds[-1].amount == Decimal("94.80")
+
+
+def test_a_request_the_marketplace_has_is_followed_to_its_end_not_superseded() -> None:
+    """On Mirakl a refund cannot be withdrawn: once the marketplace has it (TO_APPROVE on), a
+    new request waits until it ends."""
+    order = refund_to_approve()
+    with pytest.raises(InvalidStatus) as raised:
+        _request(order, [LineQuantity(BELT_LINE, 1)])
+    assert raised.value.status == OrderStatus.TO_APPROVE
+    assert [r.status for r in order.refunds] == [R.TO_APPROVE]
+
+
+def test_a_request_already_sent_is_not_superseded_either() -> None:
+    """Sent but not acknowledged yet (the delivery is under way): followed to its end too."""
+    order = refund_requested()
+    with pytest.raises(RuleViolation) as raised:
+        order.request_refund(lines=[LineQuantity(BELT_LINE, 1)], refund_shipping=False,
+                             reason="Changed my mind", at=AT, open_refund_sent=True)
+    assert (raised.value.field, raised.value.rule) == ("refund", "sent_refund_in_progress")
+    assert [r.status for r in order.refunds] == [R.TO_REFUND]
 
 
 def test_a_superseded_refund_can_no_longer_move() -> None:
