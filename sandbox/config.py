@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field, fields
 from datetime import datetime
+
+from sandbox.visibility import DEFAULT_ADDRESS_VISIBILITY, AddressVisibility
 from pathlib import Path
 
 
@@ -61,6 +63,10 @@ class SandboxConfig:
     timings: Timings = field(default_factory=Timings)
     acceptance_deadline: float = 72 * HOUR
     shipping_leadtime_days: int = 2
+    # When OR11 shows the customer's addresses, contacts and notification email: from
+    # "acceptance" (La Redoute) or from "shipping" (the payment debited). The control API
+    # changes it at run time.
+    address_visibility: AddressVisibility = DEFAULT_ADDRESS_VISIBILITY
     start_time: datetime | None = None
     tick_interval: float = 0.5  # seconds between two runs of the background ticker
     state_file: Path | None = None

@@ -16,6 +16,7 @@ from sandbox.clock import format_date
 from sandbox.errors import MiraklError
 from sandbox.faults import FaultBook, FaultKind
 from sandbox.marketplace import Marketplace
+from sandbox.visibility import AddressVisibility
 
 router = APIRouter(prefix="/control", tags=["Sandbox control"])
 
@@ -63,7 +64,8 @@ def create_orders(body: OrdersCreate, marketplace: MarketplaceDep) -> dict[str, 
 
 @router.get("/orders/{order_id}", summary="Read a raw order")
 def get_order(order_id: str, marketplace: MarketplaceDep) -> Response:
-    """The order exactly as OR11 would serve it, whatever its shop."""
+    """The order as the marketplace keeps it, whatever its shop: what OR11 serves, with the
+    customer's details that OR11 holds back until the address_visibility setting's step."""
     return _json(marketplace.raw_order(order_id))
 
 
@@ -87,6 +89,20 @@ def receive(order_id: str, marketplace: MarketplaceDep) -> Response:
 def close(order_id: str, marketplace: MarketplaceDep) -> Response:
     """SHIPPED or RECEIVED -> CLOSED, the payout to the seller."""
     return _json(marketplace.close(order_id))
+
+
+class OrderFlags(StrictModel):
+    has_customer_message: bool | None = None
+    has_incident: bool | None = None
+
+
+@router.post("/orders/{order_id}/flags", summary="Set an order's message and incident flags")
+def set_flags(order_id: str, body: OrderFlags, marketplace: MarketplaceDep) -> Response:
+    """As when the customer writes about the order or an incident opens (or closes) on it."""
+    flags = {name: getattr(body, name) for name in body.model_fields_set}
+    if any(value is None for value in flags.values()):
+        raise MiraklError(400, "a flag is true or false", "VALIDATION_ERROR")
+    return _json(marketplace.set_flags(order_id, flags))
 
 
 class ForcedState(StrictModel):
@@ -135,7 +151,11 @@ Delay = Annotated[float, Field(ge=0)] | None
 
 
 class Settings(BaseModel):
-    """Marketplace delays in sandbox seconds; null means "only through the control API"."""
+    """Marketplace delays in sandbox seconds; null means "only through the control API".
+
+    address_visibility: when OR11 shows the customer's addresses, contacts and notification
+    email, from "acceptance" (La Redoute) or from "shipping".
+    """
 
     payment_delay: Delay
     payment_refusal_rate: Annotated[float, Field(ge=0, le=1)]
@@ -144,6 +164,7 @@ class Settings(BaseModel):
     refund_delay: Delay
     demo_orders_per_minute: Annotated[float, Field(ge=0)]
     offer_import_delay: Delay
+    address_visibility: AddressVisibility
 
 
 class SettingsUpdate(StrictModel):
@@ -154,18 +175,21 @@ class SettingsUpdate(StrictModel):
     refund_delay: Delay = None
     demo_orders_per_minute: Annotated[float, Field(ge=0)] | None = None
     offer_import_delay: Delay = None
+    address_visibility: AddressVisibility | None = None
 
 
-@router.get("/settings", response_model=Settings, summary="Read the marketplace delays")
+@router.get("/settings", response_model=Settings,
+            summary="Read the marketplace delays and address visibility")
 def get_settings(marketplace: MarketplaceDep) -> dict[str, Any]:
     return marketplace.settings()
 
 
-@router.put("/settings", response_model=Settings, summary="Change some marketplace delays")
+@router.put("/settings", response_model=Settings,
+            summary="Change some marketplace delays or the address visibility")
 def put_settings(body: SettingsUpdate, marketplace: MarketplaceDep) -> dict[str, Any]:
     """Only the fields given change; a delay set to null stops that step until told."""
     changes = {name: getattr(body, name) for name in body.model_fields_set}
-    for name in ("payment_refusal_rate", "demo_orders_per_minute"):
+    for name in ("payment_refusal_rate", "demo_orders_per_minute", "address_visibility"):
         if name in changes and changes[name] is None:
             raise MiraklError(400, f"{name} cannot be null", "VALIDATION_ERROR")
     return marketplace.update_settings(changes)

@@ -33,6 +33,7 @@ from sandbox.order_store import OrderQuery, OrderStore
 from sandbox.orders import RawOrder
 from sandbox.progression import Progression
 from sandbox.refunds import RefundRequest
+from sandbox.visibility import AddressVisibility, as_seller_sees
 
 log = structlog.get_logger("sandbox")
 
@@ -44,6 +45,7 @@ class Marketplace:
         self.config = config
         self.clock = clock or SandboxClock(config.start_time)
         self.timings: Timings = replace(config.timings)
+        self.address_visibility: AddressVisibility = config.address_visibility
         self.shops = {shop.shop_id: shop for shop in config.shops}
         self._shops_by_key = {shop.api_key: shop for shop in config.shops}
         self._lock = threading.Lock()
@@ -68,7 +70,8 @@ class Marketplace:
         """OR11: the page of the shop's matching orders, by created date then order id."""
         with self._lock:
             self._progression.run()
-            return self._store.list_orders(shop, query, duplicate_pages)
+            orders, total = self._store.list_orders(shop, query, duplicate_pages)
+            return [as_seller_sees(raw, self.address_visibility) for raw in orders], total
 
     def accept(self, shop: ShopConfig, order_id: str, decisions: list[tuple[str, bool]]) -> None:
         """OR21: every line accepted or refused at once; all refused means the order is REFUSED."""
@@ -198,6 +201,15 @@ class Marketplace:
             self._progression.run()
             return copy.deepcopy(self._store.any_order(order_id).raw)
 
+    def set_flags(self, order_id: str, flags: dict[str, bool]) -> RawOrder:
+        """The customer wrote about the order, or an incident opened or closed on it."""
+        with self._lock:
+            now = self._progression.run()
+            stored = self._store.any_order(order_id)
+            stored.raw.update(flags)
+            self._store.touch(stored, now, lines=[])
+            return copy.deepcopy(stored.raw)
+
     def settle_payment(self, order_id: str, validate: bool) -> RawOrder:
         """The customer's debit: validated -> SHIPPING, refused -> CANCELED (PAYMENT_REFUSED)."""
         with self._lock:
@@ -238,17 +250,23 @@ class Marketplace:
     def now(self) -> datetime:
         return self.clock.now()
 
-    def settings(self) -> dict[str, float | None]:
+    def settings(self) -> dict[str, Any]:
         with self._lock:
-            return self.timings.as_dict()
+            return self._settings()
 
-    def update_settings(self, changes: dict[str, Any]) -> dict[str, float | None]:
+    def update_settings(self, changes: dict[str, Any]) -> dict[str, Any]:
         with self._lock:
             for name, value in changes.items():
-                setattr(self.timings, name, value)
+                if name == "address_visibility":
+                    self.address_visibility = value
+                else:
+                    setattr(self.timings, name, value)
             log.info("sandbox_settings_changed", **changes)
             self._progression.run()
-            return self.timings.as_dict()
+            return self._settings()
+
+    def _settings(self) -> dict[str, Any]:
+        return {**self.timings.as_dict(), "address_visibility": self.address_visibility}
 
     # ------------------------------------------------------------------ control: call log
 

@@ -46,9 +46,34 @@ def _form_data(value: bytes, **parameters: str) -> ImmutableMultiDict[str, Any]:
     ])
 
 
+# Fields the spec describes as "Null before shipping (or acceptance, depending on platform
+# setting)" while typing them as objects or strings only: the description is what the
+# marketplace does, so null is accepted there.
+NULL_UNTIL_SHOWN = "Null before shipping"
+
+
+def _null_where_described(node: Any) -> None:
+    """Make every property described as null before shipping accept null (in place)."""
+    if isinstance(node, list):
+        for item in node:
+            _null_where_described(item)
+        return
+    if not isinstance(node, dict):
+        return
+    for name, prop in (node.get("properties") or {}).items():
+        if isinstance(prop, dict) and NULL_UNTIL_SHOWN in (prop.get("description") or ""):
+            node["properties"][name] = {
+                "description": prop["description"],
+                "anyOf": [{k: v for k, v in prop.items() if k != "description"}, {"type": "null"}],
+            }
+    for value in node.values():
+        _null_where_described(value)
+
+
 @functools.cache
 def mirakl_api() -> OpenAPI:
     spec = json.loads(SPEC_PATH.read_text(encoding="utf-8"))
+    _null_where_described(spec)
     return OpenAPI.from_dict(spec, config=Config(
         spec_validator_cls=None,
         extra_media_type_deserializers={

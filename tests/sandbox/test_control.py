@@ -155,7 +155,8 @@ def test_every_control_route_is_documented() -> None:
     assert set(control) == {
         "/control/orders", "/control/orders/{order_id}", "/control/orders/{order_id}/payment",
         "/control/orders/{order_id}/receive", "/control/orders/{order_id}/close",
-        "/control/orders/{order_id}/state", "/control/refunds/{refund_id}", "/control/clock",
+        "/control/orders/{order_id}/state", "/control/orders/{order_id}/flags",
+        "/control/refunds/{refund_id}", "/control/clock",
         "/control/settings", "/control/faults", "/control/calls", "/control/offer-imports",
         "/control/offer-imports/{import_id}/complete", "/control/offers",
         "/control/catalogue/unknown-products"}
