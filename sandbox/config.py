@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field, fields
 from datetime import datetime
+from pathlib import Path
 
 from sandbox.visibility import DEFAULT_ADDRESS_VISIBILITY, AddressVisibility
-from pathlib import Path
 
 
 @dataclass(frozen=True)

@@ -24,7 +24,12 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Any, Protocol
 
-from app.domain.order import CustomerDetails, MarketplaceFlags, OrderStatus, RefundStatus
+from app.domain.order import (
+    CustomerDetails,
+    MarketplaceFlags,
+    OrderStatus,
+    RefundStatus,
+)
 
 # ==================================================================== errors
 

@@ -18,7 +18,12 @@ from app.domain.order import (
     Order,
     OrderStatus,
 )
-from tests.unit.order_builders import CREATED_AT, created, hours_after_creation, import_fields
+from tests.unit.order_builders import (
+    CREATED_AT,
+    created,
+    hours_after_creation,
+    import_fields,
+)
 
 SHOWN_AT = hours_after_creation(3)
 ADDRESS = Address(street="110 rue de Blanchemaille", zip_code="59100", city="Roubaix", country="FR")
@@ -199,3 +204,14 @@ def test_details_and_flags_read_back_from_the_store() -> None:
     assert stored.recipient == RECIPIENT.stored()
     assert stored.ship_by == hours_after_creation(50)
     assert stored.flags["shipping_deadline"] == hours_after_creation(50)
+
+
+def test_flags_imported_with_the_order_need_no_event_of_their_own() -> None:
+    deadline = hours_after_creation(50)
+    flags = MarketplaceFlags(can_cancel=True, shipping_deadline=deadline, leadtime_to_ship=2)
+    order = hidden(flags=flags)
+
+    assert order.ship_by == deadline
+    assert order.flags == flags.stored()
+    assert not order.update_marketplace_flags(flags, at=SHOWN_AT)
+    assert event_names(order) == ["Imported"]
