@@ -124,6 +124,8 @@ def measure_delay(url: str, database_url: str, minutes: float, interval: float |
         "OMS_LAREDOUTE_API_KEY": KEY,
         "OMS_LAREDOUTE_SHOP_ID": "2001",
         "OMS_LOG_LEVEL": "WARNING",
+        # The poller reads the New tab many times a second: not what the key's limit is for.
+        "OMS_RATE_LIMIT_PER_MINUTE": "1000000",
     }
     auth = api_key_headers(database_url)
     if interval is not None:
