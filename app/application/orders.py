@@ -255,8 +255,6 @@ class OrderService:
             lambda o: o.refuse_refund(refund_id, reason=reason, at=at or self.clock()),
         )
 
-    # ---------------------------------------------------------------- plumbing
-
     def receive_customer_details(
         self,
         order_id: UUID,
@@ -285,6 +283,8 @@ class OrderService:
             expected_version,
             lambda o: o.update_marketplace_flags(flags, at=at or self.clock()),
         )
+
+    # ---------------------------------------------------------------- plumbing
 
     def _change(
         self,
