@@ -50,7 +50,7 @@ def _no_control_characters(value: str) -> str:
     return value
 
 
-def Text(max_length: int, *, min_length: int = 1, pattern: str | None = None) -> Any:  # noqa: N802
+def Text(max_length: int, *, min_length: int = 1, pattern: str | None = None) -> Any:
     """A single-line text field of the API."""
     return Annotated[
         str,
@@ -135,8 +135,16 @@ class OrderCreate(Body):
     channel: Literal["laredoute", "labrandboutique"]
     marketplace_order_id: Identifier
     created_at: Annotated[DateTime, Field(strict=False), AfterValidator(_plausible_date)]
-    customer: CustomerIn
-    shipping_address: AddressIn
+    customer: CustomerIn | None = Field(
+        None,
+        description="The customer; null or left out while the marketplace holds it back "
+        "(until acceptance on La Redoute)",
+    )
+    shipping_address: AddressIn | None = Field(
+        None,
+        description="Where the parcel goes; null or left out while the marketplace holds it "
+        "back (until acceptance on La Redoute)",
+    )
     delivery: DeliveryIn
     shipping_price: Money
     lines: Annotated[list[OrderLineIn], Field(min_length=1, max_length=200)]
@@ -147,8 +155,9 @@ class OrderCreate(Body):
             "channel": self.channel,
             "marketplace_order_id": self.marketplace_order_id,
             "created_at": self.created_at,
-            "customer": Customer(**self.customer.model_dump()),
-            "shipping_address": Address(**self.shipping_address.model_dump()),
+            "customer": None if self.customer is None else Customer(**self.customer.model_dump()),
+            "shipping_address": None if self.shipping_address is None
+            else Address(**self.shipping_address.model_dump()),
             "delivery": Delivery(**self.delivery.model_dump()),
             "shipping_price": Decimal(self.shipping_price),
             "lines": [

@@ -111,6 +111,46 @@ def test_a_relay_order_keeps_its_relay(client) -> None:
     assert order["delivery"] == relay
 
 
+def test_an_order_without_customer_or_address_is_imported_as_the_marketplace_shows_it(
+    client,
+) -> None:
+    """La Redoute holds the customer and the address back until acceptance: left out or
+    null, the order is imported all the same and shows them null until they come."""
+    for mid, hidden in (("LR-HIDDEN-001", {"customer": None, "shipping_address": None}),
+                        ("LR-HIDDEN-002", {})):
+        payload = {k: v for k, v in order_payload(mid).items()
+                   if k not in ("customer", "shipping_address")}
+        response = client.post("/v1/orders", json={**payload, **hidden})
+        assert response.status_code == 201, response.text
+        order = response.json()
+        assert (order["customer"], order["shipping_address"]) == (None, None)
+        assert order["status"] == "CREATED" and order["amounts"]["order_total"] == "79.88"
+        read = client.get(f"/v1/orders/{order['id']}").json()
+        assert (read["customer"], read["shipping_address"]) == (None, None)
+    hidden_customer = imported_order(client, "LR-HIDDEN-003", customer=None)
+    assert hidden_customer["customer"] is None
+    assert hidden_customer["shipping_address"]["city"] == "Roubaix"
+
+
+def test_a_customer_or_address_given_must_be_valid(client) -> None:
+    """Optional is not unchecked: a customer or address that is given and wrong is refused,
+    naming the field, and nothing is imported."""
+    invalid = "/problems/invalid-request"
+    address = {"street": "12 rue de la Gare", "zip_code": "59100", "city": "Roubaix",
+               "country": "France"}
+    assert_problem(client.post("/v1/orders", json=order_payload(shipping_address=address)),
+                   422, invalid, field="shipping_address.country")
+    assert_problem(client.post("/v1/orders", json=order_payload(shipping_address="Roubaix")),
+                   422, invalid, field="shipping_address", rule="model_attributes_type")
+    no_city = {k: v for k, v in address.items() if k != "city"} | {"country": "FR"}
+    assert_problem(client.post("/v1/orders", json=order_payload(shipping_address=no_city)),
+                   422, invalid, field="shipping_address.city", rule="missing")
+    assert_problem(client.post("/v1/orders", json=order_payload(customer={"firstname": "Amélie"})),
+                   422, invalid, field="customer.lastname", rule="missing")
+    # None of them was imported: the same order, valid, is new.
+    assert client.post("/v1/orders", json=order_payload()).status_code == 201
+
+
 def test_reading_an_order_answers_its_state_and_etag(client) -> None:
     """GET answers the order as the import did, with its version as ETag."""
     imported = imported_order(client)
