@@ -29,6 +29,7 @@ import orjson
 import structlog
 
 from app.application.orders import OrderService
+from app.application.reference_data import REFUSAL, ChannelReference
 from app.domain.errors import DomainError, VersionConflict
 from app.domain.order import (
     Order,
@@ -37,7 +38,13 @@ from app.domain.order import (
     RefundStatus,
     order_id_for,
 )
-from app.ports.marketplace import Marketplace, MarketplaceOrder, OrdersPage, UnparsableOrder
+from app.ports.marketplace import (
+    Marketplace,
+    MarketplaceError,
+    MarketplaceOrder,
+    OrdersPage,
+    UnparsableOrder,
+)
 from app.ports.stores import Action, SyncStore, refund_links_of
 
 log = structlog.get_logger(__name__)
@@ -242,15 +249,44 @@ class OrderImporter:
 
     def _auto_accept(self, order_id: UUID) -> None:
         """Accept a new order; a line whose offer has no stock is refused, and an order whose
-        every line is out of stock is refused."""
+        every line is out of stock is refused.
+
+        OR21 refuses an order with every line `accepted: false` and carries no reason, so the
+        refusal's reason is our record only; like a merchant's refusal it is one of the
+        channel's marketplace reasons of type CANCELATION: its out-of-stock one (code
+        OUT_OF_STOCK, else the first whose code or label speaks of stock). A channel that
+        lists none, or whose reasons cannot be read, gets no refusal: the order stays CREATED
+        for the merchant to decide, and a warning names the valid codes.
+        """
         try:
             order = self.service.get_order(order_id)
             empty = self.store.out_of_stock(self.channel, [line.sku for line in order.lines])
             refused = [line.line_id for line in order.lines if line.sku in empty]
-            if refused and len(refused) == len(order.lines):
-                self.service.refuse(order_id, reason="out of stock")
-            else:
+            if not (refused and len(refused) == len(order.lines)):
                 self.service.accept(order_id, refused_lines=refused)
+                return
+            reference = getattr(self, "reference", None)
+            if reference is None:
+                reference = self.reference = ChannelReference({self.channel: self.marketplace},
+                                                              clock=self.clock)
+            try:
+                listing = reference.reasons(self.channel)
+            except MarketplaceError as exc:
+                log.warning("auto_accept_reasons_unavailable", order_id=str(order_id),
+                            error=str(exc))
+                return
+            usable = [r for r in (listing.items if listing else ())
+                      if r.type == REFUSAL and r.is_shop_right]
+            found = next((r for r in usable if r.code.casefold() == "out_of_stock"), None) or next(
+                (r for r in usable
+                 if any(w in f"{r.code} {r.label}".casefold() for w in ("stock", "rupture"))),
+                None,
+            )
+            if found is None:
+                log.warning("auto_accept_no_out_of_stock_reason", order_id=str(order_id),
+                            valid_codes=[r.code for r in usable])
+                return
+            self.service.refuse(order_id, reason=found.code)
         except DomainError as exc:
             log.warning("auto_accept_refused", order_id=str(order_id), error=str(exc))
 

@@ -317,6 +317,8 @@ def test_auto_accept_refuses_the_lines_whose_offer_has_no_stock(
         assert states == {lines[0]["order_line_id"]: "REFUSED",
                           lines[1]["order_line_id"]: "WAITING_DEBIT_PAYMENT"}
         assert auto.order(empty).status == "REFUSED"
+        # OR21 carries no reason: ours records the sandbox's own out-of-stock reason code.
+        assert auto.order(empty).refusal_reason == "OUT_OF_STOCK"
         assert auto.raw(empty)["order_state"] == "REFUSED"
     finally:
         auto.close()
