@@ -458,6 +458,21 @@ class OrderImporter:
                 break
             step()
             changed = True
+        # The spec has no refused refund state: a refund the marketplace will not pay may only
+        # show by its absence. One of ours that left no trace on the order is not guessed to
+        # be refused (the domain needs the marketplace's reason): it stays open, and the
+        # import error names it for the operator.
+        gone = [
+            refund.refund_id for refund in self.service.get_order(order_id).refunds
+            if refund.status in _OPEN_REFUND and links.get(refund.refund_id)
+            and not any(mid in by_id for mid in links[refund.refund_id])
+        ]
+        if gone:
+            raise UnparsableOrder(
+                "order_lines.refunds",
+                "refunds " + ", ".join(f"{rid} ({', '.join(links[rid])})" for rid in gone)
+                + " are no longer on the marketplace's order: refused or withdrawn there",
+            )
         return changed
 
     def _refund_step(

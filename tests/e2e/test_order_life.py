@@ -211,6 +211,35 @@ def test_refund_refusal_and_status_of_a_refund_in_flight(market: Harness) -> Non
     assert market.order(mid).status == OrderStatus.REFUND_REFUSED
 
 
+def test_a_refund_gone_from_the_marketplace_stays_open_and_is_reported(market: Harness) -> None:
+    """The spec knows no refused refund: a refund of ours that a marketplace shows no more
+    is not taken for refused (no reason to record); it stays TO_APPROVE and the import error
+    names it until the order shows it again."""
+    order = market.to_ship(lines=1)
+    mid = order.marketplace_order_id
+    market.service.ship(order.id, tracking_number="XY123", carrier="Chronopost")
+    market.deliver_until_settled()
+    market.service.request_refund(order.id, reason="NOT_DELIVERED", refund_shipping=False)
+    market.deliver_until_settled()
+    importer = market.sync.importers["laredoute"]
+    raw = market.sync.clients["laredoute"].get_order(mid)
+    assert raw is not None
+    (refund_id,) = [r["id"] for line in raw["order_lines"] for r in line["refunds"]]
+    without = {**raw, "order_lines": [{**line, "refunds": []} for line in raw["order_lines"]]}
+
+    importer.sync_page([without])
+    ours = market.order(mid).refunds[-1]
+    assert ours.status == RefundStatus.TO_APPROVE
+    (error,) = market.sync.store.errors(channel="laredoute")
+    assert (error.marketplace_order_id, error.kind, error.field) == (
+        mid, "unreconciled", "order_lines.refunds")
+    assert ours.refund_id in error.reason and refund_id in error.reason
+
+    importer.sync_page([raw])
+    assert market.sync.store.errors(channel="laredoute") == []
+    assert market.order(mid).refunds[-1].status == RefundStatus.TO_APPROVE
+
+
 def test_the_shop_api_keys_never_reach_the_logs(market: Harness) -> None:
     """A whole round trip, a refused call and a wrong key: no log entry carries a key."""
     configure_logging("DEBUG", "json")  # every event, debug included, reaches the capture
