@@ -6,6 +6,7 @@ from dataclasses import dataclass, field, fields
 from datetime import datetime
 from pathlib import Path
 
+from sandbox.orders import TaxMode
 from sandbox.visibility import DEFAULT_ADDRESS_VISIBILITY, AddressVisibility
 
 
@@ -48,6 +49,23 @@ class Timings:
 
 
 @dataclass
+class OrderMoney:
+    """How new orders count money; the control API changes it at run time.
+
+    order_tax_mode: TAX_INCLUDED (prices hold the VAT, La Redoute's way) or TAX_EXCLUDED
+    (VAT on top of the prices). taxes_enabled False makes orders without any tax (taxes and
+    shipping_taxes are empty lists), as a marketplace that does not compute taxes sends them.
+    Orders already made keep the mode and taxes they were made with.
+    """
+
+    order_tax_mode: TaxMode = "TAX_INCLUDED"
+    taxes_enabled: bool = True
+
+    def as_dict(self) -> dict[str, object]:
+        return {f.name: getattr(self, f.name) for f in fields(self)}
+
+
+@dataclass
 class SandboxConfig:
     """Everything create_sandbox_app needs; the defaults give a usable marketplace on their own.
 
@@ -67,6 +85,9 @@ class SandboxConfig:
     # "acceptance" (La Redoute) or from "shipping" (the payment debited). The control API
     # changes it at run time.
     address_visibility: AddressVisibility = DEFAULT_ADDRESS_VISIBILITY
+    # How generated orders count money (see OrderMoney); the control API changes both.
+    order_tax_mode: TaxMode = "TAX_INCLUDED"
+    taxes_enabled: bool = True
     start_time: datetime | None = None
     tick_interval: float = 0.5  # seconds between two runs of the background ticker
     state_file: Path | None = None

@@ -16,6 +16,7 @@ from sandbox.clock import format_date
 from sandbox.errors import MiraklError
 from sandbox.faults import FaultBook, FaultKind
 from sandbox.marketplace import Marketplace
+from sandbox.orders import TaxMode
 from sandbox.visibility import AddressVisibility
 
 router = APIRouter(prefix="/control", tags=["Sandbox control"])
@@ -155,6 +156,8 @@ class Settings(BaseModel):
 
     address_visibility: when OR11 shows the customer's addresses, contacts and notification
     email, from "acceptance" (La Redoute) or from "shipping".
+    order_tax_mode (TAX_INCLUDED or TAX_EXCLUDED) and taxes_enabled: how orders generated from
+    now on count VAT; orders already made keep theirs.
     """
 
     payment_delay: Delay
@@ -165,6 +168,8 @@ class Settings(BaseModel):
     demo_orders_per_minute: Annotated[float, Field(ge=0)]
     offer_import_delay: Delay
     address_visibility: AddressVisibility
+    order_tax_mode: TaxMode
+    taxes_enabled: bool
 
 
 class SettingsUpdate(StrictModel):
@@ -176,20 +181,23 @@ class SettingsUpdate(StrictModel):
     demo_orders_per_minute: Annotated[float, Field(ge=0)] | None = None
     offer_import_delay: Delay = None
     address_visibility: AddressVisibility | None = None
+    order_tax_mode: TaxMode | None = None
+    taxes_enabled: bool | None = None
 
 
 @router.get("/settings", response_model=Settings,
-            summary="Read the marketplace delays and address visibility")
+            summary="Read the marketplace delays, address visibility and tax settings")
 def get_settings(marketplace: MarketplaceDep) -> dict[str, Any]:
     return marketplace.settings()
 
 
 @router.put("/settings", response_model=Settings,
-            summary="Change some marketplace delays or the address visibility")
+            summary="Change some marketplace delays, the address visibility or tax settings")
 def put_settings(body: SettingsUpdate, marketplace: MarketplaceDep) -> dict[str, Any]:
     """Only the fields given change; a delay set to null stops that step until told."""
     changes = {name: getattr(body, name) for name in body.model_fields_set}
-    for name in ("payment_refusal_rate", "demo_orders_per_minute", "address_visibility"):
+    for name in ("payment_refusal_rate", "demo_orders_per_minute", "address_visibility",
+                 "order_tax_mode", "taxes_enabled"):
         if name in changes and changes[name] is None:
             raise MiraklError(400, f"{name} cannot be null", "VALIDATION_ERROR")
     return marketplace.update_settings(changes)

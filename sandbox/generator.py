@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import random
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any, Literal
@@ -17,13 +18,43 @@ from faker import Faker
 
 from sandbox.catalog import PRODUCTS, Product, ean13
 from sandbox.clock import format_date
-from sandbox.config import ShopConfig
-from sandbox.orders import WAITING_ACCEPTANCE, RawLine, RawOrder, money, refresh
+from sandbox.config import OrderMoney, ShopConfig
+from sandbox.orders import (
+    CENT,
+    TAX_EXCLUDED,
+    WAITING_ACCEPTANCE,
+    RawLine,
+    RawOrder,
+    money,
+    refresh,
+    tax_amount,
+)
 
 Delivery = Literal["home", "relay"]
 
-HOME_SHIPPING = (Decimal("4.90"), Decimal("1.00"))  # first line, each further line
-RELAY_SHIPPING = (Decimal("2.90"), Decimal("0.50"))
+
+@dataclass(frozen=True)
+class Shipping:
+    """Shipping of a line, tax included: its first item (the order's first line costs more)
+    and each further item of the same line."""
+
+    first_line: Decimal
+    further_line: Decimal
+    additional_item: Decimal
+
+
+HOME_SHIPPING = Shipping(Decimal("4.90"), Decimal("1.00"), Decimal("0.50"))
+RELAY_SHIPPING = Shipping(Decimal("2.90"), Decimal("0.50"), Decimal("0.00"))
+# French VAT: the standard rate on everything the catalogue sells and on delivery.
+VAT_RATE = Decimal(20)
+VAT_CODE = "TVA-20"
+# The eco-participation added to the sale price in the basket, per item (the seller guide's
+# SellingPriceWEEFee): furniture and electrical goods.
+ECO_FEE_CODE = "ECO_PARTICIPATION"
+ECO_FEES = {"mobilier": Decimal("1.50"), "luminaires": Decimal("0.30")}
+# Some lines are sold on promotion: percentage off the offer's price.
+PROMOTION_SHARE = 0.3
+PROMOTION_PERCENTAGES = (10, 20, 30)
 RELAY_KINDS = ("Tabac Presse", "Pressing", "Fleuriste", "Librairie", "Épicerie", "Cordonnerie")
 # Real towns, so addresses look like the ones a carrier sees.
 TOWNS = (
@@ -69,11 +100,14 @@ def set_random_state(rng: random.Random, state: list[Any]) -> None:
 class OrderGenerator:
     """Builds new WAITING_ACCEPTANCE orders; the caller stores them and keeps ids unique."""
 
-    def __init__(self, seed: int | None, shipping_leadtime_days: int = 2) -> None:
+    def __init__(self, seed: int | None, shipping_leadtime_days: int = 2,
+                 order_money: OrderMoney | None = None) -> None:
         self.rng = random.Random(seed)
         self.fake = Faker("fr_FR")
         self.fake.seed_instance(seed if seed is not None else self.rng.randrange(2**32))
         self.leadtime_days = shipping_leadtime_days
+        # Shared with the marketplace, whose control API changes it; read for each new order.
+        self.order_money = order_money or OrderMoney()
 
     def export_state(self) -> dict[str, Any]:
         """Where both random sequences are, so a restarted sandbox goes on with new orders."""
@@ -119,7 +153,7 @@ class OrderGenerator:
             "leadtime_to_ship": self.leadtime_days,
             "order_additional_fields": [],
             "order_state": WAITING_ACCEPTANCE,
-            "order_tax_mode": "TAX_INCLUDED",
+            "order_tax_mode": self.order_money.order_tax_mode,
             "paymentType": "CB",
             "payment_type": "CB",
             "payment_workflow": "PAY_ON_ACCEPTANCE",
@@ -133,17 +167,73 @@ class OrderGenerator:
             order["shipping_type_code"] = "RELAY"
             order["shipping_type_label"] = "Livraison en point relais"
             order["shipping_pudo_id"] = f"FR{self.rng.randrange(10**6):06d}"
-            first, further = RELAY_SHIPPING
+            shipping = RELAY_SHIPPING
         else:
             order["shipping_type_code"] = "HOME"
             order["shipping_type_label"] = "Livraison à domicile"
-            first, further = HOME_SHIPPING
+            shipping = HOME_SHIPPING
         products = self.rng.sample(PRODUCTS, k=min(line_count, len(PRODUCTS)))
         for index, product in enumerate(products, start=1):
-            shipping = first if index == 1 else further
-            order["order_lines"].append(self._line(order_id, index, product, shipping, created))
+            line = self._line(order_id, index, product, created)
+            self._price_line(line, product, shipping, index == 1)
+            order["order_lines"].append(line)
         refresh(order)
         return order
+
+    def _price_line(self, line: RawLine, product: Product, shipping: Shipping,
+                    first_line: bool) -> None:
+        """The line's money in the order's tax mode: unit prices, promotion, shipping, VAT
+        on the price and on the shipping, eco-participation.
+
+        The catalogue's prices are consumer prices, VAT included. In TAX_EXCLUDED mode every
+        price is shown without VAT and the VAT comes on top; with taxes disabled, prices stay
+        as they are and no tax is listed.
+        """
+        tax_mode = self.order_money.order_tax_mode
+        taxed = self.order_money.taxes_enabled
+        quantity = line["quantity"]
+
+        def shown(consumer_price: Decimal) -> Decimal:
+            if taxed and tax_mode == TAX_EXCLUDED:
+                return (consumer_price * 100 / (100 + VAT_RATE)).quantize(CENT)
+            return consumer_price
+
+        origin_unit = shown(product.price)
+        unit = origin_unit
+        percentage = None
+        if self.rng.random() < PROMOTION_SHARE:
+            percentage = self.rng.choice(PROMOTION_PERCENTAGES)
+            unit = (origin_unit * (100 - percentage) / 100).quantize(CENT)
+        price = unit * quantity
+        shipping_unit = shown(shipping.first_line if first_line else shipping.further_line)
+        shipping_additional = shown(shipping.additional_item)
+        shipping_price = shipping_unit + shipping_additional * (quantity - 1)
+        line["price_unit"] = money(unit)
+        line["origin_unit_price"] = money(origin_unit)
+        line["price"] = money(price)
+        line["shipping_price_unit"] = money(shipping_unit)
+        line["shipping_price_additional_unit"] = money(shipping_additional)
+        line["shipping_price"] = money(shipping_price)
+        line["taxes"] = [self._vat(price, tax_mode)] if taxed else []
+        line["shipping_taxes"] = [self._vat(shipping_price, tax_mode)] if taxed else []
+        eco_fee = ECO_FEES.get(product.category_code)
+        line["fees"] = ([{"code": ECO_FEE_CODE, "amount": money(eco_fee * quantity)}]
+                        if eco_fee is not None else [])
+        if percentage is not None:
+            line["promotions"] = [{
+                "id": f"PROMO-{percentage}",
+                "apportioned": False,
+                "campaign": {"identifier": "SOLDES"},
+                "configuration": {"type": "PERCENTAGE_OFF", "percentage_off": percentage,
+                                  "internal_description": f"-{percentage} % sur l'article"},
+                "deduced_amount": money((origin_unit - unit) * quantity),
+            }]
+
+    @staticmethod
+    def _vat(base: Decimal, tax_mode: str) -> dict[str, object]:
+        return {"code": VAT_CODE, "rate": float(VAT_RATE),
+                "amount": money(tax_amount(base, VAT_RATE, tax_mode)),
+                "tax_calculation_rule": "NONE"}
 
     def _address(self, firstname: str, lastname: str, phone: str) -> dict[str, str]:
         zip_code, city = self.rng.choice(TOWNS)
@@ -189,9 +279,8 @@ class OrderGenerator:
             "shipping_address": shipping,
         }
 
-    def _line(
-        self, order_id: str, index: int, product: Product, shipping: Decimal, created: str
-    ) -> RawLine:
+    def _line(self, order_id: str, index: int, product: Product, created: str) -> RawLine:
+        """The line without its money (see _price_line)."""
         variant = self.rng.choice(product.variants)
         sku = variant_sku(product, variant)
         quantity = self.rng.choice((1, 1, 1, 1, 2, 2, 3))
@@ -210,10 +299,6 @@ class OrderGenerator:
             "category_code": product.category_code,
             "category_label": product.category_label,
             "quantity": quantity,
-            "price_unit": money(product.price),
-            "origin_unit_price": money(product.price),
-            "price": money(product.price * quantity),
-            "shipping_price": money(shipping),
             "product_medias": [],
             "order_line_additional_fields": [
                 {"code": "ean", "type": "STRING", "value": variant_ean(sku)},

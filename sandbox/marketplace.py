@@ -25,7 +25,7 @@ import structlog
 
 from sandbox import order_actions, refunds
 from sandbox.clock import SandboxClock, format_date
-from sandbox.config import SandboxConfig, ShopConfig, Timings
+from sandbox.config import OrderMoney, SandboxConfig, ShopConfig, Timings
 from sandbox.generator import Delivery, OrderGenerator
 from sandbox.offers import OfferBook, OfferQuery
 from sandbox.order_actions import CancelRequest
@@ -46,11 +46,12 @@ class Marketplace:
         self.clock = clock or SandboxClock(config.start_time)
         self.timings: Timings = replace(config.timings)
         self.address_visibility: AddressVisibility = config.address_visibility
+        self.order_money = OrderMoney(config.order_tax_mode, config.taxes_enabled)
         self.shops = {shop.shop_id: shop for shop in config.shops}
         self._shops_by_key = {shop.api_key: shop for shop in config.shops}
         self._lock = threading.Lock()
-        self._store = OrderStore(
-            self.shops, OrderGenerator(config.seed, config.shipping_leadtime_days))
+        self._store = OrderStore(self.shops, OrderGenerator(
+            config.seed, config.shipping_leadtime_days, self.order_money))
         self._offers = OfferBook(config.shipping_leadtime_days)
         self._progression = Progression(config, self.clock, self.timings, self._store,
                                         self._offers)
@@ -259,6 +260,8 @@ class Marketplace:
             for name, value in changes.items():
                 if name == "address_visibility":
                     self.address_visibility = value
+                elif hasattr(self.order_money, name):
+                    setattr(self.order_money, name, value)
                 else:
                     setattr(self.timings, name, value)
             log.info("sandbox_settings_changed", **changes)
@@ -266,7 +269,8 @@ class Marketplace:
             return self._settings()
 
     def _settings(self) -> dict[str, Any]:
-        return {**self.timings.as_dict(), "address_visibility": self.address_visibility}
+        return {**self.timings.as_dict(), "address_visibility": self.address_visibility,
+                **self.order_money.as_dict()}
 
     # ------------------------------------------------------------------ control: call log
 

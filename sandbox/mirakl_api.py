@@ -21,6 +21,7 @@ from sandbox.config import ShopConfig
 from sandbox.errors import MiraklError
 from sandbox.faults import DUPLICATE_PAGES_FLAG
 from sandbox.marketplace import Marketplace
+from sandbox.money_checks import coded_amounts
 from sandbox.offers import IMPORT_MODES, OfferQuery
 from sandbox.order_actions import CancelRequest
 from sandbox.order_store import OrderQuery
@@ -154,6 +155,15 @@ def ship_order(order_id: str, shop: ShopDep, marketplace: MarketplaceDep) -> Res
     return Response(status_code=204)
 
 
+class CodedAmount(BaseModel):
+    """A tax (code, amount) or a fee (code, amount) of a refund or a cancelation."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    code: Annotated[str, Field(min_length=1)]
+    amount: Money
+
+
 class RefundLine(BaseModel):
     model_config = ConfigDict(extra="ignore")
 
@@ -163,6 +173,9 @@ class RefundLine(BaseModel):
     reason_code: str
     quantity: Annotated[int, Field(ge=0)] | None = None
     currency_iso_code: str | None = None
+    taxes: list[CodedAmount] | None = None
+    shipping_taxes: list[CodedAmount] | None = None
+    fees: list[CodedAmount] | None = None
 
 
 class RefundBody(BaseModel):
@@ -177,7 +190,9 @@ class RefundBody(BaseModel):
 @router.put("/orders/refund", operation_id="OR28", summary="OR28 - Demand refunds on order lines")
 def refund_lines(body: RefundBody, shop: ShopDep, marketplace: MarketplaceDep) -> Response:
     result = marketplace.refund(shop, [
-        RefundRequest(r.order_line_id, r.amount, r.shipping_amount, r.reason_code, r.quantity)
+        RefundRequest(r.order_line_id, r.amount, r.shipping_amount, r.reason_code, r.quantity,
+                      coded_amounts(r.taxes), coded_amounts(r.shipping_taxes),
+                      coded_amounts(r.fees), body.order_tax_mode)
         for r in body.refunds
     ])
     return _json(result)
@@ -192,6 +207,9 @@ class CancelLine(BaseModel):
     shipping_amount: Money
     reason_code: str
     currency_iso_code: str | None = None
+    taxes: list[CodedAmount] | None = None
+    shipping_taxes: list[CodedAmount] | None = None
+    fees: list[CodedAmount] | None = None
 
 
 class CancelBody(BaseModel):
@@ -206,7 +224,9 @@ class CancelBody(BaseModel):
 @router.put("/orders/cancel", operation_id="OR30", summary="OR30 - Cancel quantities on lines")
 def cancel_lines(body: CancelBody, shop: ShopDep, marketplace: MarketplaceDep) -> Response:
     result = marketplace.cancel_lines(shop, [
-        CancelRequest(c.order_line_id, c.quantity, c.amount, c.shipping_amount, c.reason_code)
+        CancelRequest(c.order_line_id, c.quantity, c.amount, c.shipping_amount, c.reason_code,
+                      coded_amounts(c.taxes), coded_amounts(c.shipping_taxes),
+                      coded_amounts(c.fees), body.order_tax_mode)
         for c in body.cancelations
     ])
     return _json(result)

@@ -16,10 +16,26 @@ from urllib.parse import quote
 
 import structlog
 
-from sandbox.catalog import CANCELATION, CARRIERS_BY_CODE, WHOLE_ORDER_CANCEL_REASON, reason_codes
+from sandbox.catalog import (
+    CANCELATION,
+    CARRIERS_BY_CODE,
+    WHOLE_ORDER_CANCEL_REASON,
+    reason_codes,
+)
 from sandbox.clock import format_date
 from sandbox.config import ShopConfig
 from sandbox.errors import MiraklError, invalid_state
+from sandbox.money_checks import (
+    CodedAmounts,
+    LineMoney,
+    add_parts,
+    check_codes,
+    check_tax_mode,
+    check_within,
+    recorded_lists,
+    take_off,
+    whole_line,
+)
 from sandbox.order_store import OrderStore, StoredOrder
 from sandbox.orders import (
     CANCELED,
@@ -28,8 +44,9 @@ from sandbox.orders import (
     SHIPPING,
     WAITING_ACCEPTANCE,
     WAITING_DEBIT_PAYMENT,
+    Part,
     canceled_quantity,
-    dec,
+    line_parts,
     money,
 )
 
@@ -40,11 +57,22 @@ MAX_TRACKING_LENGTH = 32  # La Redoute's limit (seller guide, 5.3)
 
 @dataclass(frozen=True)
 class CancelRequest:
+    """One cancelation of OR30's body; taxes, shipping_taxes and fees None when not sent."""
+
     order_line_id: str
     quantity: int
     amount: Decimal
     shipping_amount: Decimal
     reason_code: str
+    taxes: CodedAmounts | None = None
+    shipping_taxes: CodedAmounts | None = None
+    fees: CodedAmounts | None = None
+    order_tax_mode: str | None = None  # the body's, when it gives one
+
+    @property
+    def money(self) -> LineMoney:
+        return LineMoney(self.amount, self.shipping_amount, self.taxes, self.shipping_taxes,
+                         self.fees)
 
 
 def accept(store: OrderStore, shop: ShopConfig, order_id: str,
@@ -152,9 +180,11 @@ def cancel_order(store: OrderStore, shop: ShopConfig, order_id: str, now: dateti
     for line in raw["order_lines"]:
         if line["order_line_state"] in (CANCELED, REFUSED):
             continue
+        everything = whole_line(line)
         add_cancelation(store, line, CancelRequest(
             line["order_line_id"], line["quantity"] - canceled_quantity(line),
-            dec(line["price"]), dec(line["shipping_price"]), WHOLE_ORDER_CANCEL_REASON,
+            everything.amount, everything.shipping_amount, WHOLE_ORDER_CANCEL_REASON,
+            everything.taxes, everything.shipping_taxes, everything.fees,
         ), now)
         line["order_line_state"] = CANCELED
     store.cancel_state(stored, "SHOP_CANCELED", now, now)
@@ -163,9 +193,13 @@ def cancel_order(store: OrderStore, shop: ShopConfig, order_id: str, now: dateti
 
 def cancel_lines(store: OrderStore, shop: ShopConfig, requests: list[CancelRequest],
                  now: datetime) -> dict[str, Any]:
-    """OR30: cancel quantities on lines; an order left with nothing is CANCELED."""
+    """OR30: cancel quantities on lines; an order left with nothing is CANCELED.
+
+    Never more than the line holds, part by part (price, shipping, each tax code, each fee
+    code); taxes given when the line has some.
+    """
     allowed = reason_codes(CANCELATION)
-    asked: dict[str, tuple[int, Decimal, Decimal]] = {}
+    asked: dict[str, tuple[int, dict[Part, Decimal]]] = {}
     targets = []
     for req in requests:
         if req.reason_code not in allowed:
@@ -174,17 +208,17 @@ def cancel_lines(store: OrderStore, shop: ShopConfig, requests: list[CancelReque
         stored, line = store.shop_line(shop, req.order_line_id)
         if stored.raw["order_state"] != SHIPPING or line["order_line_state"] != SHIPPING:
             raise invalid_state(stored.raw, f"cancel order line {req.order_line_id}")
-        quantity, amount, shipping = asked.get(
-            req.order_line_id, (0, Decimal(0), Decimal(0)))
-        quantity, amount, shipping = (quantity + req.quantity, amount + req.amount,
-                                      shipping + req.shipping_amount)
-        asked[req.order_line_id] = (quantity, amount, shipping)
+        check_tax_mode(stored.raw, req.order_tax_mode)
+        check_codes(line, req.money)
+        quantity, parts = asked.get(req.order_line_id, (0, {}))
+        quantity += req.quantity
+        parts = add_parts(parts, req.money.parts())
+        asked[req.order_line_id] = (quantity, parts)
         if quantity > line["quantity"] - canceled_quantity(line):
             raise MiraklError(400, f"Cancelation of more items than left on order line "
                               f"{req.order_line_id}", "CANCELATION_QUANTITY_TOO_HIGH")
-        if amount > dec(line["price"]) or shipping > dec(line["shipping_price"]):
-            raise MiraklError(400, f"Cancelation above the amount left on order line "
-                              f"{req.order_line_id}", "CANCELATION_AMOUNT_TOO_HIGH")
+        check_within(line, parts, line_parts(line), "Cancelation",
+                     "CANCELATION_AMOUNT_TOO_HIGH")
         targets.append((stored, line, req))
     answered = []
     touched: dict[str, StoredOrder] = {}
@@ -199,6 +233,9 @@ def cancel_lines(store: OrderStore, shop: ShopConfig, requests: list[CancelReque
             "order_line_id": line["order_line_id"],
             "amount": cancelation["amount"],
             "shipping_amount": cancelation["shipping_amount"],
+            "taxes": cancelation["taxes"],
+            "shipping_taxes": cancelation["shipping_taxes"],
+            "fees": cancelation["fees"],
             "quantity": cancelation["quantity"],
             "reason_code": cancelation["reason_code"],
             "currency_iso_code": "EUR",
@@ -208,17 +245,20 @@ def cancel_lines(store: OrderStore, shop: ShopConfig, requests: list[CancelReque
                for ln in stored.raw["order_lines"]):
             store.cancel_state(stored, "SHOP_CANCELED", now, now)
             log.info("sandbox_order_canceled", order_id=order_id, reason="SHOP_CANCELED")
-    return {"order_tax_mode": "TAX_INCLUDED", "cancelations": answered}
+    tax_mode = targets[0][0].raw["order_tax_mode"] if targets else "TAX_INCLUDED"
+    return {"order_tax_mode": tax_mode, "cancelations": answered}
 
 
 def add_cancelation(store: OrderStore, line: dict[str, Any], req: CancelRequest,
                     now: datetime) -> dict[str, Any]:
-    """Record a cancelation on the line and take its amounts off the line's price."""
+    """Record a cancelation on the line and take its amounts off the line's price, shipping
+    price, taxes and fees."""
     commission = req.amount * Decimal("0.15")
     cancelation = {
         "id": store.next_id("CX"),
         "amount": money(req.amount),
         "shipping_amount": money(req.shipping_amount),
+        **recorded_lists(line, req.money),
         "quantity": req.quantity,
         "reason_code": req.reason_code,
         "created_date": format_date(now),
@@ -227,6 +267,5 @@ def add_cancelation(store: OrderStore, line: dict[str, Any], req: CancelRequest,
         "commission_total_amount": money(commission * Decimal("1.20")),
     }
     line["cancelations"].append(cancelation)
-    line["price"] = money(dec(line["price"]) - req.amount)
-    line["shipping_price"] = money(dec(line["shipping_price"]) - req.shipping_amount)
+    take_off(line, req.money)
     return cancelation

@@ -19,6 +19,15 @@ from sandbox.catalog import REFUND, REFUND_REFUSAL_REASONS, reason_codes
 from sandbox.clock import format_date
 from sandbox.config import ShopConfig
 from sandbox.errors import MiraklError
+from sandbox.money_checks import (
+    CodedAmounts,
+    LineMoney,
+    add_parts,
+    check_codes,
+    check_tax_mode,
+    check_within,
+    recorded_lists,
+)
 from sandbox.order_store import OrderStore, StoredOrder
 from sandbox.orders import (
     PENDING_REFUND_STATES,
@@ -27,9 +36,10 @@ from sandbox.orders import (
     REFUNDED,
     WAITING_REFUND,
     WAITING_REFUND_PAYMENT,
+    Part,
     canceled_quantity,
     money,
-    refundable_left,
+    refundable_parts,
     refunded_quantity,
 )
 
@@ -38,18 +48,30 @@ log = structlog.get_logger("sandbox")
 
 @dataclass(frozen=True)
 class RefundRequest:
+    """One refund of OR28's body; taxes, shipping_taxes and fees None when not sent."""
+
     order_line_id: str
     amount: Decimal
     shipping_amount: Decimal
     reason_code: str
     quantity: int | None = None
+    taxes: CodedAmounts | None = None
+    shipping_taxes: CodedAmounts | None = None
+    fees: CodedAmounts | None = None
+    order_tax_mode: str | None = None  # the body's, when it gives one
+
+    @property
+    def money(self) -> LineMoney:
+        return LineMoney(self.amount, self.shipping_amount, self.taxes, self.shipping_taxes,
+                         self.fees)
 
 
 def request_refunds(store: OrderStore, shop: ShopConfig, requests: list[RefundRequest],
                     now: datetime) -> dict[str, Any]:
-    """OR28: all refunds or none; never more than what is left to refund on a line."""
+    """OR28: all refunds or none; never more than what is left to refund on a line, part by
+    part (price, shipping, each tax code, each fee code); taxes given when the line has some."""
     allowed = reason_codes(REFUND)
-    asked: dict[str, tuple[Decimal, Decimal, int]] = {}
+    asked: dict[str, tuple[dict[Part, Decimal], int]] = {}
     targets = []
     for req in requests:
         if req.reason_code not in allowed:
@@ -61,20 +83,16 @@ def request_refunds(store: OrderStore, shop: ShopConfig, requests: list[RefundRe
                 400, f"Order line {req.order_line_id} is {line['order_line_state']}: "
                 "only shipped, received or closed lines can be refunded",
                 "ORDER_INVALID_STATE")
-        if req.amount + req.shipping_amount <= 0:
+        check_tax_mode(stored.raw, req.order_tax_mode)
+        if req.money.total() <= 0:
             raise MiraklError(400, "A refund must be of a positive amount",
                               "VALIDATION_ERROR")
-        amount, shipping, quantity = asked.get(
-            req.order_line_id, (Decimal(0), Decimal(0), 0))
-        amount, shipping, quantity = (amount + req.amount, shipping + req.shipping_amount,
-                                      quantity + (req.quantity or 0))
-        asked[req.order_line_id] = (amount, shipping, quantity)
-        price_left, shipping_left = refundable_left(line)
-        if amount > price_left or shipping > shipping_left:
-            raise MiraklError(
-                400, f"Refund above what is left to refund on order line "
-                f"{req.order_line_id}: {money(price_left)} EUR of price and "
-                f"{money(shipping_left)} EUR of shipping", "REFUND_AMOUNT_TOO_HIGH")
+        check_codes(line, req.money)
+        parts, quantity = asked.get(req.order_line_id, ({}, 0))
+        parts = add_parts(parts, req.money.parts())
+        quantity += req.quantity or 0
+        asked[req.order_line_id] = (parts, quantity)
+        check_within(line, parts, refundable_parts(line), "Refund", "REFUND_AMOUNT_TOO_HIGH")
         quantity_left = (line["quantity"] - canceled_quantity(line)
                          - refunded_quantity(line))
         if quantity > quantity_left:
@@ -91,11 +109,13 @@ def request_refunds(store: OrderStore, shop: ShopConfig, requests: list[RefundRe
         refund_id = store.next_id("RF")
         commission = req.amount * Decimal("0.15")
         commission_tax = commission * Decimal("0.20")
+        lists = recorded_lists(line, req.money)
         line["refunds"].append({
             "id": refund_id,
             "order_refund_id": order_refund_ids[order_id],
             "amount": money(req.amount),
             "shipping_amount": money(req.shipping_amount),
+            **lists,
             "quantity": req.quantity or 0,
             "reason_code": req.reason_code,
             "refund_state": WAITING_REFUND,
@@ -114,13 +134,15 @@ def request_refunds(store: OrderStore, shop: ShopConfig, requests: list[RefundRe
             "order_line_id": line["order_line_id"],
             "amount": money(req.amount),
             "shipping_amount": money(req.shipping_amount),
+            **lists,
             "quantity": req.quantity or 0,
             "reason_code": req.reason_code,
             "currency_iso_code": "EUR",
         })
         log.info("sandbox_refund_requested", order_id=order_id, refund_id=refund_id,
                  amount=str(req.amount), shipping_amount=str(req.shipping_amount))
-    return {"order_tax_mode": "TAX_INCLUDED", "refunds": answered}
+    tax_mode = targets[0][0].raw["order_tax_mode"] if targets else "TAX_INCLUDED"
+    return {"order_tax_mode": tax_mode, "refunds": answered}
 
 
 def refund_action(store: OrderStore, refund_id: str, action: str, reason: str | None,

@@ -97,8 +97,12 @@ class Zoo:
         return self.raw(order_id)["order_lines"]
 
     def refund(self, line: dict[str, Any], amount: float) -> str:
+        # The line's VAT is owed with the amount (required when the line has taxes).
+        vat = [{"code": t["code"], "amount": 0.5} for t in line["taxes"]]
+        shipping_vat = [{"code": t["code"], "amount": 0} for t in line["shipping_taxes"]]
         response = self.lr.put("/api/orders/refund", {"refunds": [{
             "order_line_id": line["order_line_id"], "amount": amount, "shipping_amount": 0,
+            "taxes": vat, "shipping_taxes": shipping_vat,
             "reason_code": "PRODUCT_RETURNED", "quantity": 1, "currency_iso_code": "EUR"}]},
             status=200)
         return response.json()["refunds"][0]["refund_id"]
@@ -131,6 +135,10 @@ def zoo() -> Iterator[Zoo]:
         response = zoo.lr.put("/api/orders/cancel", {"cancelations": [{
             "order_line_id": line["order_line_id"], "quantity": line["quantity"],
             "amount": line["price"], "shipping_amount": line["shipping_price"],
+            "taxes": [{"code": t["code"], "amount": t["amount"]} for t in line["taxes"]],
+            "shipping_taxes": [{"code": t["code"], "amount": t["amount"]}
+                               for t in line["shipping_taxes"]],
+            "fees": [{"code": f["code"], "amount": f["amount"]} for f in line["fees"]],
             "reason_code": "OUT_OF_STOCK", "currency_iso_code": "EUR"}]}, status=200)
         assert response.json()["cancelations"][0]["order_line_id"] == line["order_line_id"]
 

@@ -6,6 +6,7 @@ import csv
 import io
 import zlib
 from collections.abc import Iterator
+from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
 import httpx
@@ -63,6 +64,22 @@ def upload(client: httpx.Client, content: bytes, mode: str = "NORMAL",
     """OF01 as our service sends it: multipart with `file` (offers.csv) and `import_mode`."""
     return client.post("/api/offers/imports", files={"file": ("offers.csv", content, "text/csv")},
                        data={"import_mode": mode, **form})
+
+
+def _share(items: list[dict[str, Any]], part: float, whole: float) -> list[dict[str, Any]]:
+    """Each tax of `items` in the proportion part / whole, to the cent."""
+    ratio = Decimal(str(part)) / Decimal(str(whole)) if whole else Decimal(0)
+    return [{"code": item["code"], "amount": float(
+        (Decimal(str(item["amount"])) * ratio).quantize(Decimal("0.01"), ROUND_HALF_UP))}
+        for item in items]
+
+
+def taxes_for(line: dict[str, Any], amount: float, shipping: float = 0.0) -> dict[str, Any]:
+    """taxes and shipping_taxes of a refund or cancelation of these amounts of the line: each
+    of the line's taxes in the same proportion (all of them for the whole amounts); empty
+    lists for a line without taxes."""
+    return {"taxes": _share(line["taxes"], amount, line["price"]),
+            "shipping_taxes": _share(line["shipping_taxes"], shipping, line["shipping_price"])}
 
 
 def manual_timings(**overrides: Any) -> Timings:

@@ -47,7 +47,10 @@ def test_generated_orders_look_like_la_redoute_orders(sandbox: Sandbox) -> None:
                 Decimal(str(line["price_unit"])) * line["quantity"])
             total += Decimal(str(line["price"]))
         assert Decimal(str(raw["price"])) == total
-        assert Decimal(str(raw["total_price"])) == total + Decimal(str(raw["shipping_price"]))
+        fees = sum((Decimal(str(f["amount"])) for ln in raw["order_lines"] for f in ln["fees"]),
+                   Decimal(0))
+        assert Decimal(str(raw["total_price"])) == (
+            total + Decimal(str(raw["shipping_price"])) + fees)
     kinds = {sandbox.raw(i)["shipping_type_code"] for i in ids}
     assert kinds == {"HOME", "RELAY"}
 

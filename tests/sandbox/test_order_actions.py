@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from tests.sandbox.conftest import Sandbox, assert_mirakl_error
+from tests.sandbox.conftest import Sandbox, assert_mirakl_error, taxes_for
 
 
 def decisions(raw: dict, *accepted: bool) -> dict:
@@ -152,7 +152,8 @@ def test_cancelling_quantities_line_by_line(sandbox: Sandbox) -> None:
                reason: str = "OUT_OF_STOCK") -> object:
         return sandbox.lr.put("/api/orders/cancel", json={"cancelations": [{
             "order_line_id": line["order_line_id"], "quantity": quantity, "amount": amount,
-            "shipping_amount": shipping, "reason_code": reason}]})
+            "shipping_amount": shipping, "reason_code": reason,
+            **(taxes_for(line, amount, shipping) if "price" in line else {})}]})
 
     assert_mirakl_error(cancel(first, 1, 1.0, reason="DAMAGED_PRODUCT"), 400,
                         "REASON_CODE_INVALID")

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
-from tests.sandbox.conftest import Sandbox, assert_mirakl_error
+from tests.sandbox.conftest import Sandbox, assert_mirakl_error, taxes_for
 
 
 def refund_of(line: dict, amount: float, shipping: float = 0.0, quantity: int | None = None,
               reason: str = "DAMAGED_PRODUCT") -> dict:
+    """A refund of the line with its taxes in proportion (see taxes_for)."""
     body = {"order_line_id": line["order_line_id"], "amount": amount,
-            "shipping_amount": shipping, "reason_code": reason}
+            "shipping_amount": shipping, "reason_code": reason,
+            **(taxes_for(line, amount, shipping) if "price" in line else {})}
     if quantity is not None:
         body["quantity"] = quantity
     return body
@@ -33,7 +35,12 @@ def test_refunds_in_one_call_share_an_order_refund_id(sandbox: Sandbox) -> None:
     assert stored["refund_state"] == "WAITING_REFUND"
     assert raw["order_lines"][0]["can_refund"] is False  # nothing left to refund
     assert raw["order_lines"][1]["can_refund"] is True
-    assert raw["order_refunds"] == [{"order_refund_id": one["order_refund_id"], "taxes": []}]
+    [group] = raw["order_refunds"]
+    assert group["order_refund_id"] == one["order_refund_id"]
+    [vat] = group["taxes"]  # the price and shipping VAT of both refunds
+    refunded_vat = sum(t["amount"] for r in body["refunds"]
+                       for t in r["taxes"] + r["shipping_taxes"])
+    assert vat["code"] == "TVA-20" and vat["total_amount"] == round(refunded_vat, 2)
 
 
 def test_refund_refusals(sandbox: Sandbox) -> None:
@@ -64,11 +71,15 @@ def test_refund_refusals(sandbox: Sandbox) -> None:
 def test_a_second_refund_gets_only_what_is_left(sandbox: Sandbox) -> None:
     order_id = sandbox.order(lines=1)
     [line] = sandbox.shipped(order_id)["order_lines"]
-    assert sandbox.refund(refund_of(line, 10.0)).status_code == 200
+    first = sandbox.refund(refund_of(line, 10.0))
+    assert first.status_code == 200, first.text
     left = round(line["price"] - 10.0, 2)
     assert_mirakl_error(sandbox.refund(refund_of(line, left + 0.01)), 400,
                         "REFUND_AMOUNT_TOO_HIGH")
-    assert sandbox.refund(refund_of(line, left, line["shipping_price"])).status_code == 200
+    rest = refund_of(line, left, line["shipping_price"])
+    rest["taxes"] = [{"code": "TVA-20", "amount": round(
+        line["taxes"][0]["amount"] - first.json()["refunds"][0]["taxes"][0]["amount"], 2)}]
+    assert sandbox.refund(rest).status_code == 200
 
 
 def test_refunds_advance_by_hand_to_refunded(sandbox: Sandbox) -> None:

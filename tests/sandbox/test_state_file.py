@@ -23,6 +23,7 @@ from tests.sandbox.conftest import (
     manual_timings,
     offer_csv,
     offer_line,
+    taxes_for,
 )
 from tests.support import LiveServer
 
@@ -47,7 +48,7 @@ def _running(config: SandboxConfig) -> Iterator[Sandbox]:
 
 def _refund(line: dict) -> dict:
     return {"order_line_id": line["order_line_id"], "amount": 1.0, "shipping_amount": 0.0,
-            "reason_code": "DAMAGED_PRODUCT"}
+            "reason_code": "DAMAGED_PRODUCT", **taxes_for(line, 1.0)}
 
 
 def _offers(sandbox: Sandbox) -> list[dict]:
