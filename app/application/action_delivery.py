@@ -208,19 +208,50 @@ class ActionDelivery:
                 client.cancel_order(mid)
                 return None
             reason = self._reason_code(payload["channel"], "CANCELATION", payload["reason"])
+            charges = payload.get("charges")
+            if charges is None:
+                # Recorded before cancellations kept their parts: the pieces' price alone.
+                client.cancel_lines([
+                    CancelLine(
+                        order_line_id=line_id,
+                        quantity=int(quantity),
+                        amount=Decimal(payload["amounts"][line_id]),
+                        shipping_amount=Decimal("0.00"),
+                        reason_code=reason,
+                    )
+                    for line_id, quantity in payload["lines"].items()
+                ])
+                return None
             client.cancel_lines([
                 CancelLine(
                     order_line_id=line_id,
                     quantity=int(quantity),
-                    amount=Decimal(payload["amounts"][line_id]),
-                    shipping_amount=Decimal("0.00"),
                     reason_code=reason,
+                    currency=payload.get("currency"),
+                    **_parts(charges[line_id]),
                 )
                 for line_id, quantity in payload["lines"].items()
-            ])
+            ], tax_mode=payload.get("tax_mode"))
             return None
         if action.kind == "refund":
             reason = self._reason_code(payload["channel"], "REFUND", payload["reason"])
+            charges = payload.get("charges")
+            if charges is not None:
+                created = client.refund([
+                    RefundLine(
+                        order_line_id=line_id,
+                        quantity=int(payload["lines"].get(line_id, 0)),
+                        reason_code=reason,
+                        currency=payload.get("currency"),
+                        **_parts(part),
+                    )
+                    for line_id, part in charges.items()
+                ], tax_mode=payload.get("tax_mode"))
+                return {"refund_id": payload["refund_id"],
+                        "marketplace_refund_ids": [str(r["refund_id"]) for r in created
+                                                   if "refund_id" in r]}
+            # Recorded before refunds kept their parts: the order's shipping is spread over
+            # the lines as the marketplace holds it.
             lines = [
                 RefundLine(
                     order_line_id=line_id,
@@ -254,16 +285,16 @@ class ActionDelivery:
         room: dict[str, Decimal] = {}
         for mline in raw.get("order_lines", []):
             refunded = sum((Decimal(str(r.get("shipping_amount", 0))) for r in mline.get("refunds", [])
-                            if r.get("refund_state") != "REFUSED"), Decimal("0"))
+                            if r.get("refund_state") != "REFUSED"), Decimal(0))
             canceled = sum((Decimal(str(c.get("shipping_amount", 0)))
-                            for c in mline.get("cancelations", [])), Decimal("0"))
+                            for c in mline.get("cancelations", [])), Decimal(0))
             room[str(mline["order_line_id"])] = Decimal(str(mline.get("shipping_price", 0))) - refunded - canceled
         by_line = {line.order_line_id: line for line in lines}
         left = shipping
         for line_id, available in room.items():
             if left <= 0:
                 break
-            part = min(left, max(available, Decimal("0")))
+            part = min(left, max(available, Decimal(0)))
             if part <= 0:
                 continue
             left -= part
@@ -301,7 +332,8 @@ class ActionDelivery:
             linked = {mid for ids in self.store.refund_links(action.order_id).values()
                       for mid in ids}
             unclaimed = [r for line in view.lines for r in line.refunds
-                         if r.id not in linked and line.line_id in payload["line_amounts"]]
+                         if r.id not in linked
+                         and line.line_id in (payload.get("charges") or payload["line_amounts"])]
             if not payload["lines"]:
                 unclaimed = [r for line in view.lines for r in line.refunds if r.id not in linked]
             if not unclaimed:
@@ -319,6 +351,16 @@ class ActionDelivery:
             return self.reference.reason_code(channel, kind, text or "")
         except UnknownReason as exc:
             raise ValueError(exc.message) from None
+
+
+def _parts(part: Mapping[str, Any]) -> dict[str, Any]:
+    """A line's part of a cancellation or a refund, as OR28 / OR30 lines take it."""
+    return {
+        "amount": Decimal(part["price"]),
+        "shipping_amount": Decimal(part["shipping"]),
+        **{key: {code: Decimal(amount) for code, amount in part[key].items()}
+           for key in ("taxes", "shipping_taxes", "fees")},
+    }
 
 
 __all__ = ["ActionDelivery", "DeliveryRound"]

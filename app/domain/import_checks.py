@@ -12,6 +12,7 @@ from decimal import Decimal
 
 from app.domain.errors import RuleViolation
 from app.domain.money import CENT
+from app.domain.order_money import LinePricing, OrderPricing, TaxMode
 from app.domain.order_values import (
     Address,
     Channel,
@@ -37,6 +38,7 @@ def check_import(
     lines: Sequence[NewLine],
     details: CustomerDetails | None = None,
     flags: MarketplaceFlags | None = None,
+    pricing: OrderPricing | None = None,
 ) -> None:
     """The customer and the address may be None: the marketplace shows them after acceptance."""
     if customer is not None:
@@ -47,6 +49,9 @@ def check_import(
         _expect("details", details, CustomerDetails)
     if flags is not None:
         _expect("flags", flags, MarketplaceFlags)
+    if pricing is not None:
+        _expect("pricing", pricing, OrderPricing)
+        check_order_pricing(pricing)
     _expect("delivery", delivery, Delivery)
     for index, line in enumerate(lines):
         _expect(f"lines[{index}]", line, NewLine)
@@ -75,6 +80,36 @@ def check_import(
         if int(line.quantity) < 1:
             raise RuleViolation(f"lines[{index}].quantity", "positive", "quantity must be at least 1")
         check_money(f"lines[{index}].unit_price", line.unit_price)
+        if line.pricing is not None:
+            _expect(f"lines[{index}].pricing", line.pricing, LinePricing)
+            check_line_pricing(f"lines[{index}]", line.pricing)
+
+
+def check_order_pricing(pricing: OrderPricing) -> None:
+    if not (len(pricing.currency) == 3 and pricing.currency.isalpha()
+            and pricing.currency.isupper()):
+        raise RuleViolation(
+            "currency", "iso_4217", "currency must be an ISO 4217 code such as EUR"
+        )
+    if pricing.tax_mode not in set(TaxMode):
+        raise RuleViolation(
+            "tax_mode", "tax_mode", f"tax_mode must be one of {', '.join(TaxMode)}"
+        )
+
+
+def check_line_pricing(where: str, pricing: LinePricing) -> None:
+    """Every amount in cents and not negative, every tax and fee with a code."""
+    check_money(f"{where}.price", pricing.price)
+    check_money(f"{where}.shipping_price", pricing.shipping_price)
+    if pricing.origin_unit_price is not None:
+        check_money(f"{where}.origin_unit_price", pricing.origin_unit_price)
+    for kind in ("taxes", "shipping_taxes", "fees"):
+        for index, item in enumerate(getattr(pricing, kind)):
+            if not str(item.code).strip():
+                raise RuleViolation(
+                    f"{where}.{kind}[{index}].code", "required", "a code is required"
+                )
+            check_money(f"{where}.{kind}[{index}].amount", item.amount)
 
 
 def check_money(name: str, value: Decimal) -> None:
@@ -92,4 +127,10 @@ def _expect(name: str, value: object, kind: type) -> None:
         raise TypeError(f"{name} must be a {kind.__name__}, not {type(value).__name__}")
 
 
-__all__ = ["MAX_LINES", "check_import", "check_money"]
+__all__ = [
+    "MAX_LINES",
+    "check_import",
+    "check_line_pricing",
+    "check_money",
+    "check_order_pricing",
+]

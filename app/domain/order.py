@@ -15,7 +15,7 @@ status once it has one.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
@@ -28,6 +28,7 @@ from app.domain.errors import DeadlinePassed, InvalidStatus, RuleViolation
 from app.domain.import_checks import check_import
 from app.domain.money import money
 from app.domain.order_lines import OrderLine, checked_quantities, checked_refused_lines
+from app.domain.order_money import Charges, OrderPricing
 from app.domain.order_state import OrderState
 from app.domain.order_status import (
     REFUNDABLE_FULFILMENT,
@@ -93,12 +94,18 @@ class Order(OrderState, AttributedAggregate):
         lines: Sequence[NewLine],
         details: CustomerDetails | None = None,
         flags: MarketplaceFlags | None = None,
+        pricing: OrderPricing | None = None,
+        additional_fields: Mapping[str, Any] | None = None,
     ) -> Order:
         """Check an order coming from the marketplace and create it in status CREATED.
 
         The customer and the shipping address are None when the marketplace holds them back
         until acceptance; `details` carries the rest a shipper needs, when shown already, and
         `flags` what the marketplace says of the order (with its shipping deadline).
+        `pricing` gives the currency and the tax mode (the lines' NewLine.pricing their
+        money), `additional_fields` the marketplace's custom fields of the order by code.
+        A line without pricing costs its quantity at its unit price; when no line has one, the
+        order's shipping price is the first line's.
         The Imported event records the values' stored forms: plain dictionaries.
         """
         check_import(
@@ -112,6 +119,7 @@ class Order(OrderState, AttributedAggregate):
             lines=lines,
             details=details,
             flags=flags,
+            pricing=pricing,
         )
         return cls(
             channel=str(Channel(channel)),
@@ -125,6 +133,8 @@ class Order(OrderState, AttributedAggregate):
             details=None if details is None else details.stored_extra(),
             flags=None if flags is None else flags.stored(),
             ship_by=None if flags is None else cls._ship_by(flags.stored(), None),
+            pricing=(pricing or OrderPricing()).stored(),
+            additional_fields=dict(additional_fields or {}),
         )
 
     @event("Imported")
@@ -141,6 +151,8 @@ class Order(OrderState, AttributedAggregate):
         details: dict[str, Any] | None = None,
         flags: dict[str, Any] | None = None,
         ship_by: datetime | None = None,
+        pricing: dict[str, Any] | None = None,
+        additional_fields: dict[str, Any] | None = None,
     ) -> None:
         # Events stored before the customer could be held back always have customer and
         # shipping address, and no details nor flags.
@@ -158,8 +170,16 @@ class Order(OrderState, AttributedAggregate):
         self.details_received_at = None
         self.flags = flags or MarketplaceFlags().stored()
         self.ship_by = ship_by
-        self.shipping_price = shipping_price
+        self.pricing = pricing or OrderPricing().stored()
+        self.additional_fields = additional_fields or {}
         self.lines = [OrderLine(**line) for line in lines]
+        if all(line.get("pricing") is None for line in lines) and self.lines:
+            # Known by unit prices only: the order's shipping is its first line's.
+            first = self.lines[0]
+            first.pricing = {**first.priced, "shipping_price": shipping_price}
+        self.shipping_price = sum(
+            (Decimal(line.priced["shipping_price"]) for line in self.lines), Decimal("0.00")
+        )
         # The guide's status without the refund overlay: CREATED ... SHIPPED, PAID.
         self.fulfilment_status = OrderStatus.CREATED
         self.refunds = []
@@ -277,6 +297,12 @@ class Order(OrderState, AttributedAggregate):
         )
         self._lines_canceled(
             lines=quantities,
+            charges={
+                line_id: self._line(line_id).cancel_share(quantity).stored()
+                for line_id, quantity in quantities.items()
+            },
+            currency=self.currency,
+            tax_mode=self.tax_mode,
             reason=reason,
             at=at,
             status=OrderStatus.OUT_OF_STOCK if everything else OrderStatus.TOSHIP,
@@ -291,9 +317,19 @@ class Order(OrderState, AttributedAggregate):
         at: datetime,
         status: str,
         origin: str = "merchant",
+        charges: dict[str, dict[str, Any]] | None = None,
+        currency: str | None = None,
+        tax_mode: str | None = None,
     ) -> None:
+        # The amounts are in the order's currency and tax mode, recorded for the marketplace.
+        # Cancellations recorded before their amounts were: the price of the pieces only.
         for line_id, quantity in lines.items():
-            self._line(line_id).canceled_quantity += quantity
+            line = self._line(line_id)
+            if charges is not None:
+                line.canceled = line.canceled + Charges.from_stored(charges[line_id])
+            else:
+                line.canceled = line.canceled + Charges(price=money(line.unit_price * quantity))
+            line.canceled_quantity += quantity
         self.cancel_reason = reason
         if all(line.kept_quantity == 0 for line in self.lines):
             self.fulfilment_status = OrderStatus.OUT_OF_STOCK
@@ -333,13 +369,15 @@ class Order(OrderState, AttributedAggregate):
             self.lines,
             lines,
             refund_shipping=refund_shipping,
-            shipping_price=self.shipping_price,
-            shipping_refunded=self.shipping_refunded,
+            tax_mode=self.tax_mode,
             refundable_amount=self.refundable_amount,
         )
         self._refund_requested(
             refund_id=next_refund_id(self.refunds),
             lines=plan.lines,
+            charges={line_id: part.stored() for line_id, part in plan.charges.items()},
+            currency=self.currency,
+            tax_mode=self.tax_mode,
             line_amounts=plan.line_amounts,
             shipping_amount=plan.shipping_amount,
             amount=plan.amount,
@@ -362,9 +400,16 @@ class Order(OrderState, AttributedAggregate):
         supersedes: str | None,
         at: datetime,
         status: str,
+        charges: dict[str, dict[str, Any]] | None = None,
+        currency: str | None = None,
+        tax_mode: str | None = None,
     ) -> None:
         if supersedes is not None:
             find_refund(self.refunds, supersedes).supersede()
+        if charges is not None:
+            parts = {line_id: Charges.from_stored(part) for line_id, part in charges.items()}
+        else:
+            parts = self._parts_of_early_refund(line_amounts, shipping_amount)
         self.refunds.append(
             Refund(
                 refund_id=refund_id,
@@ -375,8 +420,20 @@ class Order(OrderState, AttributedAggregate):
                 reason=reason,
                 requested_at=at,
                 updated_at=at,
+                charges=parts,
             )
         )
+
+    def _parts_of_early_refund(
+        self, line_amounts: dict[str, Decimal], shipping_amount: Decimal
+    ) -> dict[str, Charges]:
+        """Refunds recorded before their parts were: line prices, and the order's shipping,
+        which such orders keep on their first line."""
+        parts = {line_id: Charges(price=money(amount)) for line_id, amount in line_amounts.items()}
+        if shipping_amount and self.lines:
+            first = self.lines[0].line_id
+            parts[first] = parts.get(first, Charges()) + Charges(shipping=money(shipping_amount))
+        return parts
 
     # ---------------------------------------------------------------- marketplace transitions
 
@@ -474,6 +531,9 @@ class Order(OrderState, AttributedAggregate):
         refund.apply_step("complete", at)
         for line_id, quantity in refund.lines.items():
             self._line(line_id).refunded_quantity += quantity
+        for line_id, part in refund.charges.items():
+            line = self._line(line_id)
+            line.refunded = line.refunded + part
         if refund.shipping_amount:
             self.shipping_refunded = True
 

@@ -4,10 +4,12 @@ the quantities a cancellation or a refund names."""
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from decimal import Decimal
+from typing import Any
 
 from app.domain.errors import RuleViolation
+from app.domain.order_money import NO_CHARGES, Charges, default_pricing
 from app.domain.order_values import LineQuantity
 
 
@@ -19,8 +21,17 @@ class OrderLine:
     title: str
     quantity: int
     unit_price: Decimal
+    # LinePricing.stored(): price, shipping, taxes, fees... as the marketplace counted them.
+    pricing: dict[str, Any] | None = None
     canceled_quantity: int = 0
     refunded_quantity: int = 0
+    # The amounts cancelled, and refunded by refunds the marketplace completed.
+    canceled: Charges = field(default=NO_CHARGES)
+    refunded: Charges = field(default=NO_CHARGES)
+
+    def __post_init__(self) -> None:
+        if self.pricing is None:
+            self.pricing = default_pricing(self.unit_price, self.quantity)
 
     @property
     def kept_quantity(self) -> int:
@@ -34,7 +45,28 @@ class OrderLine:
 
     @property
     def amount(self) -> Decimal:
-        return self.unit_price * self.quantity
+        """The line's price without shipping, after promotions."""
+        return Decimal(self.priced["price"])
+
+    @property
+    def priced(self) -> dict[str, Any]:
+        assert self.pricing is not None
+        return self.pricing
+
+    @property
+    def charged(self) -> Charges:
+        return Charges.of_line(self.priced)
+
+    @property
+    def left(self) -> Charges:
+        """Charged, less what was cancelled and what completed refunds gave back."""
+        return self.charged - self.canceled - self.refunded
+
+    def cancel_share(self, pieces: int) -> Charges:
+        """What cancelling `pieces` of the kept ones takes; the last ones take the shipping."""
+        return (self.charged - self.canceled).share(
+            pieces, self.kept_quantity, with_shipping=pieces >= self.kept_quantity
+        )
 
 
 def find_line(lines: Sequence[OrderLine], line_id: str) -> OrderLine | None:

@@ -11,7 +11,9 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
+from app.domain.money import money
 from app.domain.order_lines import OrderLine, find_line
+from app.domain.order_money import NO_CHARGES, Charges
 from app.domain.order_status import (
     REFUNDABLE_FULFILMENT,
     TERMINAL_STATUSES,
@@ -42,6 +44,10 @@ class OrderState:
     flags: dict[str, Any]
     ship_by: datetime | None
     shipping_price: Decimal
+    # OrderPricing.stored(): currency, tax mode, commission; the lines hold their own money.
+    pricing: dict[str, Any]
+    # The marketplace's custom fields of the order, by code.
+    additional_fields: dict[str, Any]
     lines: list[OrderLine]
     # The guide's status without the refund overlay: CREATED ... SHIPPED, PAID.
     fulfilment_status: OrderStatus
@@ -103,18 +109,40 @@ class OrderState:
         return self.fulfilment_status
 
     @property
+    def tax_mode(self) -> str:
+        return str(self.pricing["tax_mode"])
+
+    @property
+    def currency(self) -> str:
+        return str(self.pricing["currency"])
+
+    def _charged(self) -> Charges:
+        return sum((line.charged for line in self.lines), NO_CHARGES)
+
+    @property
     def goods_total(self) -> Decimal:
+        """The lines' prices, after promotions, without shipping."""
         return sum((line.amount for line in self.lines), Decimal("0.00"))
 
     @property
+    def taxes_total(self) -> Decimal:
+        """The taxes on the lines and on their shipping (within the prices when TAX_INCLUDED)."""
+        return self._charged().tax_total()
+
+    @property
+    def fees_total(self) -> Decimal:
+        return money(sum(self._charged().fees.values(), Decimal("0.00")))
+
+    @property
     def canceled_amount(self) -> Decimal:
-        return sum(
-            (line.unit_price * line.canceled_quantity for line in self.lines), Decimal("0.00")
-        )
+        """What cancellations took off: pieces, their taxes and fees, and the shipping of lines
+        cancelled to the last piece."""
+        return money(sum((line.canceled for line in self.lines), NO_CHARGES).total(self.tax_mode))
 
     @property
     def order_total(self) -> Decimal:
-        return self.goods_total + self.shipping_price
+        """What the customer was charged: prices, shipping, fees, and the taxes when excluded."""
+        return self._charged().total(self.tax_mode)
 
     @property
     def payable_total(self) -> Decimal:

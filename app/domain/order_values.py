@@ -19,6 +19,7 @@ from typing import Any
 
 from app.domain.errors import RuleViolation
 from app.domain.money import money
+from app.domain.order_money import LinePricing
 
 
 class Channel(StrEnum):
@@ -218,6 +219,8 @@ class NewLine:
     title: str
     quantity: int
     unit_price: Decimal
+    # The marketplace's count of the line's money; None for a line known by its unit price.
+    pricing: LinePricing | None = None
 
     def stored(self) -> dict[str, Any]:
         return {
@@ -227,6 +230,7 @@ class NewLine:
             "title": self.title,
             "quantity": int(self.quantity),
             "unit_price": money(self.unit_price),
+            "pricing": None if self.pricing is None else self.pricing.stored(),
         }
 
 

@@ -13,7 +13,7 @@ aggregate records the events; this module holds the refund records and the rules
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
 from enum import StrEnum
@@ -21,6 +21,7 @@ from enum import StrEnum
 from app.domain.errors import InvalidStatus, RuleViolation
 from app.domain.money import money
 from app.domain.order_lines import OrderLine, checked_quantities
+from app.domain.order_money import ZERO, Charges
 from app.domain.order_values import LineQuantity
 
 
@@ -73,6 +74,8 @@ class Refund:
     status: RefundStatus = RefundStatus.TO_REFUND
     refusal_reason: str | None = None
     updated_at: datetime | None = None
+    # Each line's part: price, shipping, taxes and fees (see order_money.Charges).
+    charges: dict[str, Charges] = field(default_factory=dict)
 
     @property
     def in_flight(self) -> bool:
@@ -125,9 +128,11 @@ def refunded_total(refunds: Sequence[Refund]) -> Decimal:
 
 @dataclass(frozen=True)
 class RefundPlan:
-    """What a new refund gives back: pieces of lines, maybe the shipping, and the total."""
+    """What a new refund gives back: pieces of lines, the amounts of each line (price part,
+    shipping part, taxes, fees), and the total."""
 
     lines: dict[str, int]
+    charges: dict[str, Charges]
     line_amounts: dict[str, Decimal]
     shipping_amount: Decimal
     amount: Decimal
@@ -138,14 +143,14 @@ def plan_refund(
     items: Sequence[LineQuantity] | None,
     *,
     refund_shipping: bool,
-    shipping_price: Decimal,
-    shipping_refunded: bool,
+    tax_mode: str,
     refundable_amount: Decimal,
 ) -> RefundPlan:
     """The refund of `items` (everything left when none) and maybe the shipping.
 
     Only what is kept and not refunded yet can be refunded, never more than what was paid and
-    not refunded (`refundable_amount`), and the shipping only once.
+    not refunded (`refundable_amount`). Each line gives its share of what it has left (see
+    order_money.py); `refund_shipping` gives back every line's shipping left, with its taxes.
     """
     if items:
         quantities = checked_quantities(
@@ -157,28 +162,34 @@ def plan_refund(
             for line in order_lines
             if line.refundable_quantity > 0
         }
-    shipping_amount = Decimal("0.00")
-    if refund_shipping:
-        if shipping_refunded:
+    shipping_left = sum((line.left.shipping for line in order_lines), ZERO)
+    if refund_shipping and shipping_left <= 0:
+        if any(line.charged.shipping > 0 for line in order_lines):
             raise RuleViolation(
                 "refund_shipping", "already_refunded", "the shipping cost is already refunded"
             )
-        shipping_amount = shipping_price
-    if not quantities and shipping_amount == 0:
+        refund_shipping = False
+    charges: dict[str, Charges] = {}
+    for line in order_lines:
+        pieces = quantities.get(line.line_id, 0)
+        with_shipping = refund_shipping and line.left.shipping > 0
+        if pieces or with_shipping:
+            charges[line.line_id] = line.left.share(
+                pieces, line.refundable_quantity, with_shipping=with_shipping
+            )
+    if not charges:
         raise RuleViolation("lines", "nothing_to_refund", "nothing is left to refund")
-    unit_prices = {line.line_id: line.unit_price for line in order_lines}
-    line_amounts = {
-        line_id: money(unit_prices[line_id] * quantity) for line_id, quantity in quantities.items()
-    }
-    amount = sum(line_amounts.values(), Decimal("0.00")) + shipping_amount
+    line_amounts = {line_id: charges[line_id].price for line_id in quantities}
+    shipping_amount = money(sum((part.shipping for part in charges.values()), ZERO))
+    amount = money(sum((part.total(tax_mode) for part in charges.values()), ZERO))
     if amount > refundable_amount:
         raise RuleViolation(
             "lines",
             "exceeds_refundable",
-            f"refund of {amount} EUR exceeds the {refundable_amount} EUR "
+            f"refund of {amount} exceeds the {refundable_amount} "
             "paid and not yet refunded",
         )
-    return RefundPlan(quantities, line_amounts, shipping_amount, amount)
+    return RefundPlan(quantities, charges, line_amounts, shipping_amount, amount)
 
 
 def refusal_reason(reason: str) -> str:

@@ -19,7 +19,7 @@ Messages name the operation (OR21, OR11...) and never contain an API key.
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, datetime
 from decimal import Decimal
 from typing import Any, Protocol
@@ -200,24 +200,37 @@ class OrdersPage:
 
 @dataclass(frozen=True)
 class RefundLine:
-    """One line of an OR28 refund request; amounts in euros, to the cent."""
+    """One line of an OR28 refund request; amounts in the order's currency, to the cent.
+
+    `taxes`, `shipping_taxes` and `fees` give each code's part (the marketplace wants the
+    taxes of an order that has some); `currency` is the order's.
+    """
 
     order_line_id: str
     amount: Decimal
     shipping_amount: Decimal
     quantity: int
     reason_code: str
+    taxes: Mapping[str, Decimal] = field(default_factory=dict)
+    shipping_taxes: Mapping[str, Decimal] = field(default_factory=dict)
+    fees: Mapping[str, Decimal] = field(default_factory=dict)
+    currency: str | None = None
 
 
 @dataclass(frozen=True)
 class CancelLine:
-    """One line of an OR30 cancelation; amounts in euros, to the cent."""
+    """One line of an OR30 cancelation; amounts in the order's currency, to the cent, with
+    taxes, fees and currency as in RefundLine."""
 
     order_line_id: str
     quantity: int
     amount: Decimal
     shipping_amount: Decimal
     reason_code: str
+    taxes: Mapping[str, Decimal] = field(default_factory=dict)
+    shipping_taxes: Mapping[str, Decimal] = field(default_factory=dict)
+    fees: Mapping[str, Decimal] = field(default_factory=dict)
+    currency: str | None = None
 
 
 class SendableOffer(Protocol):
@@ -263,11 +276,15 @@ class Marketplace(Protocol):
 
     def ship(self, order_id: str) -> None: ...
 
-    def refund(self, refunds: Sequence[RefundLine]) -> list[dict[str, Any]]: ...
+    def refund(
+        self, refunds: Sequence[RefundLine], *, tax_mode: str | None = None
+    ) -> list[dict[str, Any]]: ...
 
     def cancel_order(self, order_id: str) -> None: ...
 
-    def cancel_lines(self, cancelations: Sequence[CancelLine]) -> list[dict[str, Any]]: ...
+    def cancel_lines(
+        self, cancelations: Sequence[CancelLine], *, tax_mode: str | None = None
+    ) -> list[dict[str, Any]]: ...
 
     def reasons(self) -> list[dict[str, Any]]: ...
 

@@ -198,15 +198,23 @@ def _payload(kind: str, order: dict[str, Any], data: dict[str, Any]) -> dict[str
                        tracking_url=data["tracking_url"])
     elif kind == "cancel":
         canceled = {line_id: int(q) for line_id, q in data["lines"].items()}
+        charges = data.get("charges")
+        if charges is not None:
+            payload.update(charges=_charges(charges), currency=data.get("currency"),
+                           tax_mode=data.get("tax_mode"))
         payload.update(
             lines=canceled,
             amounts={line_id: str((Decimal(lines[line_id]["unit_price"]) * q).quantize(_CENT))
+                     if charges is None else str(charges[line_id]["price"])
                      for line_id, q in canceled.items()},
             reason=data["reason"],
             whole_order=all(line["canceled"] >= line["quantity"] for line in lines.values()),
             canceled_after={line_id: line["canceled"] for line_id, line in lines.items()},
         )
     elif kind == "refund":
+        if data.get("charges") is not None:
+            payload.update(charges=_charges(data["charges"]), currency=data.get("currency"),
+                           tax_mode=data.get("tax_mode"))
         payload.update(
             refund_id=data["refund_id"],
             lines={line_id: int(q) for line_id, q in data["lines"].items()},
@@ -216,6 +224,19 @@ def _payload(kind: str, order: dict[str, Any], data: dict[str, Any]) -> dict[str
             supersedes=data.get("supersedes"),
         )
     return payload
+
+
+def _charges(charges: dict[str, Any]) -> dict[str, Any]:
+    """Each line's part (order_money.Charges.stored()) with its amounts as text."""
+    return {
+        line_id: {
+            "price": str(part["price"]),
+            "shipping": str(part["shipping"]),
+            **{key: {code: str(amount) for code, amount in part[key].items()}
+               for key in ("taxes", "shipping_taxes", "fees")},
+        }
+        for line_id, part in charges.items()
+    }
 
 
 __all__ = ["ACTION_OF_EVENT", "NAME", "MarketplaceActionsProjection"]

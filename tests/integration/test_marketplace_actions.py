@@ -91,8 +91,11 @@ def test_each_action_carries_what_its_event_said(
     ids = {"channel": order.channel, "marketplace_order_id": order.marketplace_order_id}
     assert accept.payload == {**ids, "decisions": {lid: True for lid in lines}}
     unit_price = order.line(lines[1]).unit_price
+    no_taxes = {"taxes": {}, "shipping_taxes": {}, "fees": {}}
     assert cancel.payload == {
         **ids, "lines": {lines[1]: 1}, "amounts": {lines[1]: f"{unit_price:.2f}"},
+        "charges": {lines[1]: {"price": f"{unit_price:.2f}", "shipping": "0.00", **no_taxes}},
+        "currency": "EUR", "tax_mode": "TAX_INCLUDED",
         "reason": "Rupture", "whole_order": False,
         "canceled_after": {lid: line.canceled_quantity for lid, line in
                            ((ln.line_id, service.get_order(order.id).line(ln.line_id))
@@ -106,7 +109,11 @@ def test_each_action_carries_what_its_event_said(
         "lines": dict(refunded.lines),
         "line_amounts": {lid: str(amount) for lid, amount in refunded.line_amounts.items()},
         "shipping_amount": str(refunded.shipping_amount), "reason": "Défaut", "supersedes": None,
+        "charges": {lid: {"price": str(part.price), "shipping": str(part.shipping), **no_taxes}
+                    for lid, part in refunded.charges.items()},
+        "currency": "EUR", "tax_mode": "TAX_INCLUDED",
     }
+    assert refunded.shipping_amount == order.shipping_price > 0
 
 
 def test_cancelling_what_is_left_is_sent_as_the_whole_order(

@@ -33,6 +33,7 @@ from app.domain.order import (
     OrderStatus,
     RefundStatus,
 )
+from app.domain.order_money import LinePricing, OrderPricing, TaxMode
 from app.ports.marketplace import MarketplaceShipping, UnparsableOrder
 
 ORDER_ID = "LR-20261126-A"
@@ -101,6 +102,8 @@ def mirakl_order(**overrides: Any) -> dict[str, Any]:
                 product_title="Foulard en soie",
                 quantity=1,
                 price_unit=Decimal("15.00"),
+                price=Decimal("15.00"),
+                shipping_price=Decimal("0.00"),
                 order_line_additional_fields=[
                     {"code": "ean", "type": "STRING", "value": "3600000000024"}
                 ],
@@ -236,6 +239,8 @@ def test_a_home_order_gives_exactly_the_import_fields() -> None:
             delivery=Delivery.home(),
         ),
         "flags": MarketplaceFlags(),
+        "pricing": OrderPricing(currency="EUR", tax_mode=TaxMode.TAX_INCLUDED),
+        "additional_fields": {},
         "lines": [
             NewLine(
                 line_id=f"{ORDER_ID}-1",
@@ -244,6 +249,7 @@ def test_a_home_order_gives_exactly_the_import_fields() -> None:
                 title="Tunique en lin",
                 quantity=2,
                 unit_price=Decimal("29.99"),
+                pricing=LinePricing(price=Decimal("59.98"), shipping_price=Decimal("4.90")),
             ),
             NewLine(
                 line_id=f"{ORDER_ID}-2",
@@ -252,6 +258,7 @@ def test_a_home_order_gives_exactly_the_import_fields() -> None:
                 title="Foulard en soie",
                 quantity=1,
                 unit_price=Decimal("15.00"),
+                pricing=LinePricing(price=Decimal("15.00"), shipping_price=Decimal("0.00")),
             ),
         ],
     }

@@ -75,6 +75,10 @@ def test_the_imported_event_records_plain_dictionaries_under_the_stored_keys() -
         "title": "Tunique en lin",
         "quantity": 2,
         "unit_price": Decimal("39.90"),
+        "pricing": None,
+    }
+    assert data["pricing"] == {
+        "currency": "EUR", "tax_mode": "TAX_INCLUDED", "total_commission": None,
     }
     assert order.customer == data["customer"]
 

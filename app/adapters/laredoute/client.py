@@ -220,11 +220,16 @@ class MiraklClient:
         """OR24: confirm the shipment (the tracking goes first, with OR23)."""
         self._put("OR24", _order_path(order_id, "ship"), None)
 
-    def refund(self, refunds: Sequence[RefundLine]) -> list[dict[str, Any]]:
-        """OR28: ask for refunds; the answer lists the refunds created (one order_refund_id)."""
+    def refund(
+        self, refunds: Sequence[RefundLine], *, tax_mode: str | None = None
+    ) -> list[dict[str, Any]]:
+        """OR28: ask for refunds; the answer lists the refunds created (one order_refund_id).
+
+        `tax_mode` is the order's (TAX_INCLUDED or TAX_EXCLUDED): the amounts are read in it.
+        """
         if not refunds:
             raise ValueError("refunds is empty")
-        body = {
+        body: dict[str, Any] = {
             "refunds": [
                 {
                     "amount": _cents("amount", line.amount),
@@ -233,10 +238,13 @@ class MiraklClient:
                     "quantity": _count("quantity", line.quantity, minimum=0),
                     "reason_code": _required("reason_code", line.reason_code),
                     "shipping_amount": _cents("shipping_amount", line.shipping_amount),
+                    **_money_parts(line),
                 }
                 for line in refunds
             ]
         }
+        if tax_mode is not None:
+            body["order_tax_mode"] = _tax_mode(tax_mode)
         answer = self._put("OR28", "/api/orders/refund", body)
         return _list_of_objects("OR28", answer, "refunds", maybe_applied=True)
 
@@ -244,11 +252,13 @@ class MiraklClient:
         """OR29: cancel the whole order (before shipment)."""
         self._put("OR29", _order_path(order_id, "cancel"), None)
 
-    def cancel_lines(self, cancelations: Sequence[CancelLine]) -> list[dict[str, Any]]:
+    def cancel_lines(
+        self, cancelations: Sequence[CancelLine], *, tax_mode: str | None = None
+    ) -> list[dict[str, Any]]:
         """OR30: cancel quantities of some lines; the answer lists the cancelations created."""
         if not cancelations:
             raise ValueError("cancelations is empty")
-        body = {
+        body: dict[str, Any] = {
             "cancelations": [
                 {
                     "amount": _cents("amount", line.amount),
@@ -256,10 +266,13 @@ class MiraklClient:
                     "quantity": _count("quantity", line.quantity),
                     "reason_code": _required("reason_code", line.reason_code),
                     "shipping_amount": _cents("shipping_amount", line.shipping_amount),
+                    **_money_parts(line),
                 }
                 for line in cancelations
             ]
         }
+        if tax_mode is not None:
+            body["order_tax_mode"] = _tax_mode(tax_mode)
         answer = self._put("OR30", "/api/orders/cancel", body)
         return _list_of_objects("OR30", answer, "cancelations", maybe_applied=True)
 
@@ -539,6 +552,31 @@ def _cents(name: str, value: Decimal) -> Decimal:
     if not amount.is_finite() or amount < 0 or amount != amount.quantize(_CENT):
         raise ValueError(f"{name} must be a positive amount or 0, to the cent")
     return amount.quantize(_CENT)
+
+
+_TAX_MODES = ("TAX_INCLUDED", "TAX_EXCLUDED")
+
+
+def _tax_mode(value: str) -> str:
+    if value not in _TAX_MODES:
+        raise ValueError(f"order_tax_mode must be one of {', '.join(_TAX_MODES)}")
+    return value
+
+
+def _money_parts(line: RefundLine | CancelLine) -> dict[str, Any]:
+    """The taxes, shipping taxes and fees of an OR28 / OR30 line, and its currency: each
+    list only when the line has such codes (the marketplace wants them when the order has)."""
+    parts: dict[str, Any] = {}
+    for key in ("taxes", "shipping_taxes", "fees"):
+        amounts = getattr(line, key)
+        if amounts:
+            parts[key] = [
+                {"amount": _cents(f"{key}.amount", amount), "code": _required(f"{key}.code", code)}
+                for code, amount in amounts.items()
+            ]
+    if line.currency is not None:
+        parts["currency_iso_code"] = line.currency
+    return parts
 
 
 def _comma_list(name: str, values: Sequence[str], *, limit: int | None = None) -> str:

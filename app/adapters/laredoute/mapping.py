@@ -33,6 +33,16 @@ from app.domain.order import (
     OrderStatus,
     RefundStatus,
 )
+from app.domain.order_money import (
+    DEFAULT_CURRENCY,
+    EcoContribution,
+    Fee,
+    LinePricing,
+    OrderPricing,
+    Promotion,
+    Tax,
+    TaxMode,
+)
 from app.ports.marketplace import (
     MarketplaceCancelation,
     MarketplaceLine,
@@ -130,7 +140,39 @@ def parse_order(raw: Mapping[str, Any], channel: str) -> dict[str, Any]:
         ],
         "details": details,
         "flags": marketplace_flags(raw),
+        "pricing": OrderPricing(
+            currency=_optional_text(raw, "currency_iso_code", "currency_iso_code")
+            or DEFAULT_CURRENCY,
+            tax_mode=_tax_mode(raw),
+            total_commission=_maybe_amount(raw, "total_commission", "total_commission"),
+        ),
+        "additional_fields": additional_fields(
+            _objects(raw, "order_additional_fields", "order_additional_fields"),
+            "order_additional_fields",
+        ),
     }
+
+
+def _tax_mode(raw: Mapping[str, Any]) -> TaxMode:
+    """The order's tax mode; La Redoute's, prices with their taxes, when not given."""
+    mode = _optional_text(raw, "order_tax_mode", "order_tax_mode") or TaxMode.TAX_INCLUDED
+    if mode not in set(TaxMode):
+        raise UnparsableOrder("order_tax_mode", f"must be one of {', '.join(TaxMode)}")
+    return TaxMode(mode)
+
+
+def additional_fields(fields: Sequence[Mapping[str, Any]], where: str) -> dict[str, Any]:
+    """Custom fields by code: a text, a number, a boolean, or a list of texts."""
+    found: dict[str, Any] = {}
+    for index, field in enumerate(fields):
+        code = _text(field, "code", f"{where}[{index}].code")
+        value = field.get("value")
+        if isinstance(value, float):
+            value = Decimal(repr(value))
+        elif isinstance(value, list):
+            value = [str(item) for item in value]
+        found[code] = value
+    return found
 
 
 def customer_details(raw: Mapping[str, Any]) -> CustomerDetails:
@@ -257,6 +299,58 @@ def _line(line: Mapping[str, Any], where: str) -> NewLine:
         title=_text(line, "product_title", f"{where}.product_title"),
         quantity=_integer(line, "quantity", f"{where}.quantity"),
         unit_price=_amount(line, "price_unit", f"{where}.price_unit"),
+        pricing=_line_pricing(line, where),
+    )
+
+
+def _line_pricing(line: Mapping[str, Any], where: str) -> LinePricing:
+    return LinePricing(
+        price=_amount(line, "price", f"{where}.price"),
+        shipping_price=_optional_amount(line, "shipping_price", f"{where}.shipping_price"),
+        origin_unit_price=_maybe_amount(line, "origin_unit_price", f"{where}.origin_unit_price"),
+        taxes=_taxes(line, "taxes", where),
+        shipping_taxes=_taxes(line, "shipping_taxes", where),
+        fees=tuple(
+            Fee(code=_text(fee, "code", f"{where}.fees[{i}].code"),
+                amount=_amount(fee, "amount", f"{where}.fees[{i}].amount"))
+            for i, fee in enumerate(_objects(line, "fees", f"{where}.fees"))
+        ),
+        promotions=tuple(
+            Promotion(
+                id=_optional_text(promo, "id", f"{where}.promotions[{i}].id"),
+                deduced_amount=_optional_amount(
+                    promo, "deduced_amount", f"{where}.promotions[{i}].deduced_amount"),
+                promo_code=_optional_text(promo, "promo_code", f"{where}.promotions[{i}].promo_code"),
+            )
+            for i, promo in enumerate(_objects(line, "promotions", f"{where}.promotions"))
+        ),
+        eco_contributions=tuple(
+            EcoContribution(
+                epr_category_code=_optional_text(
+                    eco, "epr_category_code", f"{where}.eco_contributions[{i}].epr_category_code"),
+                producer_id=_optional_text(
+                    eco, "producer_id", f"{where}.eco_contributions[{i}].producer_id"),
+                unit_amount=_maybe_amount(
+                    eco, "unit_amount", f"{where}.eco_contributions[{i}].unit_amount"),
+                total_amount=_maybe_amount(
+                    eco, "total_amount", f"{where}.eco_contributions[{i}].total_amount"),
+            )
+            for i, eco in enumerate(_objects(line, "eco_contributions", f"{where}.eco_contributions"))
+        ),
+        commission=_maybe_amount(line, "total_commission", f"{where}.total_commission"),
+    )
+
+
+def _taxes(line: Mapping[str, Any], key: str, where: str) -> tuple[Tax, ...]:
+    return tuple(
+        Tax(
+            code=_text(tax, "code", f"{where}.{key}[{i}].code"),
+            amount=_amount(tax, "amount", f"{where}.{key}[{i}].amount"),
+            rate=_maybe_amount(tax, "rate", f"{where}.{key}[{i}].rate"),
+            calculation_rule=_optional_text(
+                tax, "tax_calculation_rule", f"{where}.{key}[{i}].tax_calculation_rule"),
+        )
+        for i, tax in enumerate(_objects(line, key, f"{where}.{key}"))
     )
 
 
@@ -451,6 +545,10 @@ def _amount(data: Mapping[str, Any], key: str, field: str) -> Decimal:
 
 def _optional_amount(data: Mapping[str, Any], key: str, field: str) -> Decimal:
     return Decimal("0.00") if data.get(key) is None else _amount(data, key, field)
+
+
+def _maybe_amount(data: Mapping[str, Any], key: str, field: str) -> Decimal | None:
+    return None if data.get(key) is None else _amount(data, key, field)
 
 
 def _datetime(data: Mapping[str, Any], key: str, field: str) -> datetime:
