@@ -62,7 +62,8 @@ def build_sync(
                             connect=min(3.0, settings.marketplace_timeout))
     marketplaces = {
         ch.name: LaRedouteMarketplace(ch.name, ch.base_url, ch.api_key, ch.shop_id,
-                                      timeout=timeout)
+                                      timeout=timeout,
+                                      offer_field_map=settings.offer_field_map)
         for ch in channels
     }
     importers = {
@@ -99,6 +100,7 @@ def build_sync(
             timezone=settings.offer_feed_timezone,
             clock=clock,
             leases=leases,
+            reference=reference,
         )
         for ch in channels
     }

@@ -74,6 +74,19 @@ class Settings(BaseSettings):
     # (local time in offer_feed_timezone); a stock-out is sent at once, whatever the hour.
     offer_feed_hours: list[int] = Field(default_factory=lambda: [4, 8, 12, 16, 20])
     offer_feed_timezone: str = "Europe/Paris"
+    # Where our offer values without a standard OF01 column go: value name -> the code of an
+    # offer additional field (AF01). JSON in OMS_OFFER_FIELD_MAP; a field the shop does not
+    # declare is not sent. The default is La Redoute's.
+    offer_field_map: dict[str, str] = Field(default_factory=lambda: {
+        "delivery_fee": "delivery-fee",
+        "delivery_days_min": "delivery-days-range-min",
+        "delivery_days_max": "delivery-days-range-max",
+        "relay_fee": "relay-fee",
+        "relay_delay": "relay-delay",
+        "relay_days_min": "relay-days-range-min",
+        "relay_days_max": "relay-days-range-max",
+        "parent_sku": "partner-product-parent",
+    })
     log_level: str = "INFO"
     log_format: Literal["json", "console"] = "json"
 
@@ -93,6 +106,14 @@ class Settings(BaseSettings):
         if any(not 0 <= hour <= 23 for hour in value):
             raise ValueError("offer_feed_hours are hours of the day, 0 to 23")
         return sorted(set(value))
+
+    @field_validator("offer_field_map")
+    @classmethod
+    def _field_map(cls, value: dict[str, str]) -> dict[str, str]:
+        # The values and codes themselves are checked where the files are written.
+        if any(not name.strip() or not code.strip() for name, code in value.items()):
+            raise ValueError("offer_field_map needs a value name and a field code each")
+        return {name.strip(): code.strip() for name, code in value.items()}
 
     @field_validator("offer_feed_timezone")
     @classmethod

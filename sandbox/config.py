@@ -6,6 +6,7 @@ from dataclasses import dataclass, field, fields
 from datetime import datetime
 from pathlib import Path
 
+from sandbox.offer_file import DEFAULT_OFFER_ADDITIONAL_FIELDS, AdditionalField
 from sandbox.orders import TaxMode
 from sandbox.visibility import DEFAULT_ADDRESS_VISIBILITY, AddressVisibility
 
@@ -92,3 +93,6 @@ class SandboxConfig:
     tick_interval: float = 0.5  # seconds between two runs of the background ticker
     state_file: Path | None = None
     save_interval: float = 1.0
+    # The offer additional fields the shops declare (AF01): OF01 takes these columns besides
+    # the standard ones, and fails a file with any other. La Redoute's delivery terms by default.
+    offer_additional_fields: tuple[AdditionalField, ...] = DEFAULT_OFFER_ADDITIONAL_FIELDS

@@ -52,7 +52,7 @@ class Marketplace:
         self._lock = threading.Lock()
         self._store = OrderStore(self.shops, OrderGenerator(
             config.seed, config.shipping_leadtime_days, self.order_money))
-        self._offers = OfferBook(config.shipping_leadtime_days)
+        self._offers = OfferBook(config.shipping_leadtime_days, config.offer_additional_fields)
         self._progression = Progression(config, self.clock, self.timings, self._store,
                                         self._offers)
         self._calls: list[dict[str, Any]] = []
@@ -144,6 +144,10 @@ class Marketplace:
         with self._lock:
             self._progression.run()
             return self._offers.error_report(shop.shop_id, import_id)
+
+    def offer_additional_fields(self) -> list[dict[str, Any]]:
+        """AF01: the offer additional fields the shops declare."""
+        return self._offers.declared_fields()
 
     def list_offers(self, shop: ShopConfig, query: OfferQuery,
                     duplicate_pages: bool = False) -> tuple[list[dict[str, Any]], int]:

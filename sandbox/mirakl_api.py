@@ -253,6 +253,17 @@ def list_carriers(shop: ShopDep) -> Response:
     return _json({"carriers": carriers})
 
 
+@router.get("/additional_fields", operation_id="AF01", summary="AF01 - List all custom fields")
+def list_additional_fields(shop: ShopDep, marketplace: MarketplaceDep,
+                           entities: str | None = None) -> Response:
+    """The shop's additional fields of the entities asked (all when not told); the sandbox's
+    shops declare offer fields only (SandboxConfig.offer_additional_fields)."""
+    wanted = _csv(entities)
+    fields = ([] if wanted is not None and "OFFER" not in wanted
+              else marketplace.offer_additional_fields())
+    return _json({"additional_fields": fields, "total_count": len(fields)})
+
+
 # ---------------------------------------------------------------------- offers
 
 

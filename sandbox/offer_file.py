@@ -3,6 +3,11 @@
 A file that cannot be read as a whole (encoding, separator, unknown or missing columns) raises
 UnreadableFile with the reason the import fails with; otherwise each line is checked on its own
 by check_line, every broken rule adding its message, and a valid line comes back parsed.
+
+A column is known when it is a standard offer column or an offer additional field the shop
+declares (AF01). Like Mirakl, the sandbox does not drop other columns quietly: a header with
+one fails the whole import (OF02 status FAILED, its reason_status naming the columns), so the
+sender sees it at once rather than offers going online without those values.
 """
 
 from __future__ import annotations
@@ -10,27 +15,72 @@ from __future__ import annotations
 import csv
 import io
 import re
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 from typing import Any
 from zoneinfo import ZoneInfo
 
-# The columns of the OF01 file our service sends, then the other standard Mirakl columns a
-# seller may send; those are accepted and kept, and only description is shown back.
-OUR_COLUMNS: tuple[str, ...] = (
-    "sku", "product-id", "product-id-type", "price", "discount-price", "discount-start-date",
-    "discount-end-date", "quantity", "state", "available-start-date", "available-end-date",
-    "leadtime-to-ship", "ecotax", "update-delete", "delivery-fee", "delivery-days-range-min",
-    "delivery-days-range-max", "relay-fee", "relay-delay", "relay-days-range-min",
-    "relay-days-range-max", "partner-product-parent",
+# The standard offer columns of the Mirakl offer import, as the published seller API lists
+# them: OF01 (POST /api/offers/imports), requestBody multipart/form-data, property `file`,
+# "Csv format", plus `pricing-unit` and `product-tax-code` named below it and `logistic-class`
+# of its example. Every other column must be an offer additional field the shop declares
+# (AF01); those are kept on the offer and shown in OF21's offer_additional_fields.
+STANDARD_COLUMNS: frozenset[str] = frozenset({
+    "sku", "product-id", "product-id-type", "description", "internal-description", "price",
+    "price-additional-info", "quantity", "min-quantity-alert", "state", "available-start-date",
+    "available-end-date", "discount-price", "discount-start-date", "discount-end-date",
+    "discount-ranges", "allow-quote-requests", "leadtime-to-ship", "min-order-quantity",
+    "max-order-quantity", "package-quantity", "update-delete", "price-ranges", "ecotax",
+    "gift-wrap", "min-quantity-ordered", "pricing-unit", "product-tax-code", "logistic-class",
+})
+
+
+@dataclass(frozen=True)
+class AdditionalField:
+    """An offer additional field a shop declares (AF01); `type` is one of the spec's."""
+
+    code: str
+    label: str
+    type: str = "STRING"
+    required: bool = False
+    description: str = ""
+    accepted_values: tuple[str, ...] = ()
+
+    def as_af01(self) -> dict[str, Any]:
+        body: dict[str, Any] = {"code": self.code, "label": self.label, "type": self.type,
+                                "required": self.required, "editable": True,
+                                "entity": "OFFER", "description": self.description}
+        if self.type in ("LIST", "MULTIPLE_VALUES_LIST"):
+            body["accepted_values"] = list(self.accepted_values)
+        return body
+
+
+# La Redoute's delivery terms (seller guide: DeliveryFee, DeliveryDaysRange*, Relay*) and the
+# parent product, as offer additional fields.
+DEFAULT_OFFER_ADDITIONAL_FIELDS: tuple[AdditionalField, ...] = (
+    AdditionalField("delivery-fee", "Frais de livraison", "NUMERIC", required=True,
+                    description="DeliveryFee: the shipping price of home delivery"),
+    AdditionalField("delivery-days-range-min", "Délai de livraison min", "NUMERIC",
+                    description="DeliveryDaysRangeMin: days, after the shipment delay"),
+    AdditionalField("delivery-days-range-max", "Délai de livraison max", "NUMERIC",
+                    description="DeliveryDaysRangeMax: days, after the shipment delay"),
+    AdditionalField("relay-fee", "Frais de livraison en relais", "NUMERIC",
+                    description="RelayFee: the shipping price of relay delivery"),
+    AdditionalField("relay-delay", "Délai d'expédition en relais", "NUMERIC",
+                    description="RelayDelay: days to ship to a relay"),
+    AdditionalField("relay-days-range-min", "Délai de livraison en relais min", "NUMERIC",
+                    description="RelayDaysRangeMin"),
+    AdditionalField("relay-days-range-max", "Délai de livraison en relais max", "NUMERIC",
+                    description="RelayDaysRangeMax"),
+    AdditionalField("partner-product-parent", "Produit parent", "STRING",
+                    description="PartnerProductParent: the parent product's reference"),
 )
-OTHER_COLUMNS: tuple[str, ...] = (
-    "description", "internal-description", "price-additional-info", "min-quantity-alert",
-    "logistic-class", "allow-quote-requests", "min-order-quantity", "max-order-quantity",
-    "package-quantity", "gift-wrap", "min-quantity-ordered", "product-tax-code",
-)
-KNOWN_COLUMNS = frozenset(OUR_COLUMNS + OTHER_COLUMNS)
+# The declared fields the sandbox knows the meaning of (their own rules in check_line); any
+# other declared field is checked by its type only.
+_KNOWN_FIELDS = frozenset(f.code for f in DEFAULT_OFFER_ADDITIONAL_FIELDS)
+_TEXT_LIMITS = {"STRING": 2000, "TEXTAREA": 5000, "LINK": 2000, "REGEX": 2000}
 REQUIRED_COLUMNS: tuple[str, ...] = ("sku", "product-id", "product-id-type", "price", "quantity")
 ERROR_COLUMNS = ("error-line", "error-message")
 
@@ -80,7 +130,7 @@ class OfferValues:
     available_end: datetime | None
     leadtime_to_ship: int | None
     ecotax: Decimal | None
-    delivery_fee: Decimal
+    delivery_fee: Decimal | None
     delivery_days_min: int | None
     delivery_days_max: int | None
     relay_fee: Decimal | None
@@ -89,14 +139,18 @@ class OfferValues:
     relay_days_max: int | None
     parent_sku: str | None
     description: str
+    # The declared additional fields given a value: (code, type, value as sent).
+    additional: tuple[tuple[str, str, str], ...] = ()
 
 
 
 # ---------------------------------------------------------------------- reading the file
 
 
-def read_file(content: bytes) -> tuple[list[str], list[tuple[int, list[str]]]]:
-    """(header, [(line number, cells)]) of a `;` CSV, or UnreadableFile with the reason."""
+def read_file(content: bytes, declared: Iterable[str] = _KNOWN_FIELDS
+              ) -> tuple[list[str], list[tuple[int, list[str]]]]:
+    """(header, [(line number, cells)]) of a `;` CSV whose columns are standard or among the
+    `declared` additional field codes, or UnreadableFile with the reason."""
     if not content.strip():
         raise UnreadableFile("The file is empty")
     try:
@@ -112,9 +166,12 @@ def read_file(content: bytes) -> tuple[list[str], list[tuple[int, list[str]]]]:
     header = [cell.strip() for cell in rows[0]] if rows else []
     if len(header) == 1 and ("," in header[0] or "\t" in header[0]):
         raise UnreadableFile("The file must be a CSV file separated by ';'")
-    unknown = [name for name in header if name not in KNOWN_COLUMNS]
+    known = STANDARD_COLUMNS | set(declared)
+    unknown = [name for name in header if name not in known]
     if unknown:
-        raise UnreadableFile("Unknown columns in the header: " + ", ".join(unknown))
+        raise UnreadableFile("Unknown columns in the header: " + ", ".join(unknown)
+                             + " (neither standard offer columns nor offer additional fields"
+                             " of the shop)")
     twice = sorted({name for name in header if header.count(name) > 1})
     if twice:
         raise UnreadableFile("Columns given twice in the header: " + ", ".join(twice))
@@ -179,10 +236,15 @@ class _Checker:
                                else f"{low_column} is above {high_column}")
 
 
-def check_line(cells: dict[str, str], unknown_eans: frozenset[str]
+def check_line(cells: dict[str, str], unknown_eans: frozenset[str],
+               declared: Sequence[AdditionalField] = DEFAULT_OFFER_ADDITIONAL_FIELDS
                ) -> tuple[str, list[str], OfferValues | None]:
-    """(update-delete action, errors, parsed values when there is no error) of one line."""
+    """(update-delete action, errors, parsed values when there is no error) of one line.
+
+    The La Redoute fields (delivery terms, parent) are read only when the shop declares
+    them; a required declared field must have a value."""
     check = _Checker(cells)
+    codes = {f.code for f in declared}
     sku = check.text("sku")
     if not sku:
         check.errors.append("sku is required")
@@ -227,23 +289,38 @@ def check_line(cells: dict[str, str], unknown_eans: frozenset[str]
     leadtime = check.whole("leadtime-to-ship")
     ecotax = check.money("ecotax")
 
-    delivery_fee = check.money("delivery-fee")
-    if not check.text("delivery-fee"):
-        check.errors.append(DELIVERY_FEE_REQUIRED)
-    days_min, days_max = check.whole("delivery-days-range-min"), check.whole(
+    def declared_money(code: str) -> Decimal | None:
+        return check.money(code) if code in codes else None
+
+    def declared_whole(code: str) -> int | None:
+        return check.whole(code) if code in codes else None
+
+    delivery_fee = declared_money("delivery-fee")
+    days_min, days_max = declared_whole("delivery-days-range-min"), declared_whole(
         "delivery-days-range-max")
     check.ordered(days_min, days_max, "delivery-days-range-min", "delivery-days-range-max")
-    relay_fee, relay_delay = check.money("relay-fee"), check.whole("relay-delay")
-    relay_min, relay_max = check.whole("relay-days-range-min"), check.whole(
+    relay_fee, relay_delay = declared_money("relay-fee"), declared_whole("relay-delay")
+    relay_min, relay_max = declared_whole("relay-days-range-min"), declared_whole(
         "relay-days-range-max")
     check.ordered(relay_min, relay_max, "relay-days-range-min", "relay-days-range-max")
-    parent = check.text("partner-product-parent")
+    parent = check.text("partner-product-parent") if "partner-product-parent" in codes else ""
     if len(parent) > MAX_SKU_LENGTH:
         check.errors.append(f"partner-product-parent is longer than {MAX_SKU_LENGTH} characters")
+    additional: list[tuple[str, str, str]] = []
+    for declared_field in declared:
+        value = check.text(declared_field.code)
+        if not value:
+            if declared_field.required:
+                check.errors.append(DELIVERY_FEE_REQUIRED if declared_field.code == "delivery-fee"
+                                    else f"{declared_field.code} is required")
+            continue
+        if declared_field.code not in _KNOWN_FIELDS:
+            _check_type(check, declared_field, value)
+        additional.append((declared_field.code, declared_field.type, value))
 
     if check.errors:
         return action, check.errors, None
-    assert price is not None and quantity is not None and delivery_fee is not None
+    assert price is not None and quantity is not None
     return action, [], OfferValues(
         sku=sku, product_id=product_id, product_id_type=id_type, price=price,
         discount_price=discount_price, discount_start=discount_start,
@@ -252,5 +329,25 @@ def check_line(cells: dict[str, str], unknown_eans: frozenset[str]
         delivery_days_min=days_min, delivery_days_max=days_max, relay_fee=relay_fee,
         relay_delay=relay_delay, relay_days_min=relay_min, relay_days_max=relay_max,
         parent_sku=parent or None, description=check.text("description"),
+        additional=tuple(additional),
     )
+
+
+_NUMBER = re.compile(r"^-?\d+(\.\d+)?$")
+_DAY = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+
+
+def _check_type(check: _Checker, declared: AdditionalField, value: str) -> None:
+    """The value of a declared field against its type (AF01's descriptions of the types)."""
+    code, kind = declared.code, declared.type
+    if kind == "NUMERIC" and not _NUMBER.match(value):
+        check.errors.append(f"{code} must be a number")
+    elif kind == "BOOLEAN" and value.lower() not in ("true", "false"):
+        check.errors.append(f"{code} must be true or false")
+    elif kind == "DATE" and not _DAY.match(value):
+        check.errors.append(f"{code} must be a date written yyyy-mm-dd")
+    elif kind == "LIST" and value not in declared.accepted_values:
+        check.errors.append(f"{code} must be one of {', '.join(declared.accepted_values)}")
+    elif kind in _TEXT_LIMITS and len(value) > _TEXT_LIMITS[kind]:
+        check.errors.append(f"{code} is longer than {_TEXT_LIMITS[kind]} characters")
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from decimal import Decimal
 from typing import Any
 
 from sandbox.catalog import PRODUCTS
@@ -79,6 +80,7 @@ def render_offer(offer: Offer, now: datetime, default_leadtime_days: int) -> dic
     leadtime = v.leadtime_to_ship if v.leadtime_to_ship is not None else default_leadtime_days
     leadtime = max(leadtime, 1)  # the spec: a lead time of 0 is shown as 1
     unit_discount = money(v.discount_price) if v.discount_price is not None else None
+    delivery_fee = v.delivery_fee if v.delivery_fee is not None else Decimal(0)
 
     pricing: dict[str, Any] = {"price": money(price), "unit_origin_price": money(v.price)}
     if unit_discount is not None:
@@ -103,7 +105,7 @@ def render_offer(offer: Offer, now: datetime, default_leadtime_days: int) -> dic
         "description": v.description,
         "state_code": v.state,
         "price": money(price),
-        "total_price": money(price + v.delivery_fee),
+        "total_price": money(price + delivery_fee),
         "all_prices": [pricing],
         "applicable_pricing": pricing,
         "currency_iso_code": "EUR",
@@ -112,8 +114,8 @@ def render_offer(offer: Offer, now: datetime, default_leadtime_days: int) -> dic
         "channels": [],
         "leadtime_to_ship": leadtime,
         "shipping_deadline": format_date(now + timedelta(days=leadtime)),
-        "min_shipping_price": money(v.delivery_fee),
-        "min_shipping_price_additional": money(v.delivery_fee),
+        "min_shipping_price": money(delivery_fee),
+        "min_shipping_price_additional": money(delivery_fee),
         "min_shipping_type": "HOME",
         "min_shipping_zone": "FR",
         "logistic_class": {"code": "STANDARD", "label": "Standard"},
@@ -139,6 +141,13 @@ def render_offer(offer: Offer, now: datetime, default_leadtime_days: int) -> dic
         if v.discount_end is not None:
             discount["end_date"] = format_date(v.discount_end)
         body["discount"] = discount
+    if v.additional:
+        # OF21's offer_additional_fields: each value as a string, typed by its declaration.
+        # (a list of values for MULTIPLE_VALUES_LIST, sent separated by "|").
+        body["offer_additional_fields"] = [
+            {"code": code, "type": kind,
+             "value": value.split("|") if kind == "MULTIPLE_VALUES_LIST" else value}
+            for code, kind, value in v.additional]
     if v.ecotax is not None:
         body["eco_contributions"] = [{"epr_category_code": "FR-DEEE",
                                       "eco_contribution_amount": money(v.ecotax)}]

@@ -5,7 +5,9 @@ An import is kept with the file exactly as sent. It is read only when it is proc
 Mirakl, OF01 answers before the file is looked at): a file that cannot be read as a `;` separated
 UTF-8 CSV with a known header fails as a whole; otherwise each line is checked on its own, the
 valid ones are applied to the shop's offers and the others make up the error report, in the
-format sent plus "error-line" and "error-message".
+format sent plus "error-line" and "error-message". A column that is neither a standard offer
+column nor an offer additional field the shops declare (AF01, `SandboxConfig.
+offer_additional_fields`) fails the import as a whole: reported, never stored quietly.
 
 The file itself and the rules of a line are in sandbox.offer_file, how an offer is shown in
 sandbox.offer_view. OfferBook holds no lock: the Marketplace calls it under its own.
@@ -27,7 +29,9 @@ import structlog
 from sandbox.clock import format_date
 from sandbox.errors import MiraklError
 from sandbox.offer_file import (
+    DEFAULT_OFFER_ADDITIONAL_FIELDS,
     ERROR_COLUMNS,
+    AdditionalField,
     OfferValues,
     UnreadableFile,
     check_line,
@@ -131,8 +135,12 @@ class OfferQuery:
 class OfferBook:
     """Every shop's offers and offer imports."""
 
-    def __init__(self, default_leadtime_days: int) -> None:
+    def __init__(self, default_leadtime_days: int,
+                 additional_fields: tuple[AdditionalField, ...] = DEFAULT_OFFER_ADDITIONAL_FIELDS
+                 ) -> None:
         self.default_leadtime_days = default_leadtime_days
+        # The offer additional fields every shop declares (AF01).
+        self.additional_fields = additional_fields
         self.unknown_eans: frozenset[str] = frozenset()
         self._offers: dict[int, dict[str, Offer]] = {}  # shop id -> sku -> offer
         self._imports: dict[int, OfferImport] = {}
@@ -230,7 +238,8 @@ class OfferBook:
             return
         imported.done = when
         try:
-            header, lines = read_file(imported.content)
+            header, lines = read_file(imported.content,
+                                      [f.code for f in self.additional_fields])
         except UnreadableFile as exc:
             imported.status, imported.reason_status = FAILED, str(exc)
             log.info("sandbox_offer_import_failed", import_id=imported.import_id,
@@ -245,7 +254,8 @@ class OfferBook:
             errors: list[str] = []
             if len(row) != len(header):
                 errors.append(f"the line has {len(row)} cells, the header has {len(header)}")
-            action, line_errors, values = check_line(cells, self.unknown_eans)
+            action, line_errors, values = check_line(cells, self.unknown_eans,
+                                                     self.additional_fields)
             errors += line_errors
             sku = cells.get("sku", "").strip()
             if sku and sku in seen:
@@ -284,6 +294,10 @@ class OfferBook:
                  deleted=imported.deleted)
 
     # -- offers
+
+    def declared_fields(self) -> list[dict[str, Any]]:
+        """AF01's additional fields of the offers."""
+        return [f.as_af01() for f in self.additional_fields]
 
     def offers(self, shop_id: int | None = None) -> list[Offer]:
         return [offer for shop, by_sku in sorted(self._offers.items())
@@ -354,6 +368,9 @@ def _offer_state(offer: Offer) -> dict[str, Any]:
 def _offer_from_state(item: dict[str, Any]) -> Offer:
     values: dict[str, Any] = {}
     for f in fields(OfferValues):
+        if f.name == "additional":  # lists in JSON; absent from states saved before it
+            values[f.name] = tuple(tuple(cell) for cell in item["values"].get(f.name, ()))
+            continue
         value = item["values"][f.name]
         kind = str(f.type)
         if value is not None and "Decimal" in kind:

@@ -30,6 +30,13 @@ take (OF01 refused or unreachable) records nothing: its offers are still pending
 
 Special operations are sent at once, apart from the cadence: the import id the marketplace
 gives is kept on each offer as the operation's batch id.
+
+A file carries the standard offer columns and the additional fields the channel's shop
+declares (AF01, kept a day by `ChannelReference`); an offer value whose field the shop does
+not declare is not sent, and the feed says so once per value with an `offer_field_not_sent`
+warning. Without the declared fields (AF01 never read) no file is sent: the offers stay
+pending. A FAILED import has the declared fields read again before the next file, since the
+marketplace may have stopped taking one of them.
 """
 
 from __future__ import annotations
@@ -47,6 +54,7 @@ from zoneinfo import ZoneInfo
 import structlog
 
 from app.application.offers import OfferService
+from app.application.reference_data import ChannelReference
 from app.domain.actor import Actor, acting_as, current_correlation_id
 from app.domain.errors import DomainError, OfferNotFound, VersionConflict
 from app.domain.offer import Offer, offer_id_for
@@ -198,6 +206,7 @@ class OfferFeed:
         page_size: int = 1000,
         import_timeout: float = 24 * 3600.0,
         product_retry_after: float = PRODUCT_RETRY_AFTER,
+        reference: ChannelReference | None = None,
     ) -> None:
         self.channel = channel
         self.marketplace = marketplace
@@ -211,11 +220,16 @@ class OfferFeed:
         self.page_size = page_size
         self.import_timeout = import_timeout
         self.product_retry_after = product_retry_after
+        self.reference = reference or ChannelReference({channel: marketplace}, clock=clock)
         self.job_name = f"offers:{channel}"
         # Called after a file sent on demand was taken, so that the job follows it soon
         # (a file the job sends itself is followed after its round, see next_round_in).
         self.on_sent: Callable[[], None] = lambda: None
         self._lock = threading.Lock()
+        # When an import failed: the declared fields are read again (once allowed) before
+        # the next file.
+        self._fields_stale_since: float | None = None
+        self._told_left_out: set[tuple[str, str | None]] = set()
         feed_cadence(datetime.now(UTC), None, hours=self.hours, timezone=self.timezone)  # checks
 
     # ---------------------------------------------------------------- entry points
@@ -316,7 +330,9 @@ class OfferFeed:
         now = self.clock()
         rows = [row for row in rows if not row.errors]
         try:
-            import_id = self.marketplace.send_offers(rows, datetime.fromtimestamp(now, UTC))
+            declared = self._declared_fields()
+            import_id = self.marketplace.send_offers(rows, datetime.fromtimestamp(now, UTC),
+                                                     declared=declared)
         except MarketplaceError as exc:
             log.warning("offer_feed_not_sent", channel=self.channel, reason=reason,
                         offers=len(rows), error=str(exc))
@@ -332,6 +348,22 @@ class OfferFeed:
         log.info("offer_feed_sent", channel=self.channel, import_id=import_id, reason=reason,
                  operation=operation, offers=len(rows))
         return import_id
+
+    def _declared_fields(self) -> frozenset[str]:
+        """The codes of the offer additional fields the shop declares (AF01, kept a day);
+        says once per value which of ours has no declared field to go to."""
+        stale_since = self._fields_stale_since
+        listing = self.reference.offer_fields(self.channel, refresh=stale_since is not None)
+        if listing is not None and stale_since is not None and listing.fetched_at >= stale_since:
+            self._fields_stale_since = None
+        declared = frozenset(f.code for f in listing.items) if listing is not None else frozenset()
+        for name, code in self.marketplace.offer_values_left_out(declared):
+            if (name, code) in self._told_left_out:
+                continue
+            self._told_left_out.add((name, code))
+            log.warning("offer_field_not_sent", channel=self.channel, value=name,
+                        field_code=code, reason="not_declared" if code else "not_mapped")
+        return declared
 
     # ---------------------------------------------------------------- following an import
 
@@ -397,6 +429,8 @@ class OfferFeed:
         """The import did nothing: its offers are pending again (sent version 0), with the
         reason, and go in the next file."""
         self.store.record_failed(record, reason, at=self.clock())
+        if self._fields_stale_since is None:
+            self._fields_stale_since = self.reference.clock()
         result.failed.append(record.import_id)
         log.warning("offer_import_failed", channel=self.channel, import_id=record.import_id,
                     reason=reason)

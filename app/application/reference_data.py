@@ -1,4 +1,5 @@
-"""The marketplace's reference data per channel: its reasons (RE01) and its carriers (SH21).
+"""The marketplace's reference data per channel: its reasons (RE01), its carriers (SH21) and the
+offer additional fields its shop declares (AF01).
 
 Reasons and carriers are the marketplace's, not ours: a refusal, cancellation or refund reason
 must be one of the channel's reasons of the right type, sent by its code; a carrier the
@@ -9,6 +10,11 @@ seconds (an hour by default); `refresh` reads them again at once, and a reason t
 the list kept triggers one re-read (at most every `min_refresh_interval` seconds) before it is
 refused, so a reason added in the back office is usable without waiting. When a re-read fails,
 the last lists read keep serving; with none read yet the failure is the caller's.
+
+The offer additional fields are kept a day (`offer_fields_max_age`): the spec allows AF01 once
+a day. Asking for them again with `refresh` reads them at once, but not sooner than
+`min_refresh_interval` after the last read (the feed does so when the marketplace failed an
+import, which may be a column it no longer takes).
 
 A channel without a marketplace configured (no sync) has no lists: any non-empty reason is
 kept as given, and carriers are the domain's own.
@@ -60,6 +66,15 @@ class Carrier:
 
 
 @dataclass(frozen=True)
+class OfferField:
+    """An offer additional field the shop declares (AF01)."""
+
+    code: str
+    type: str
+    required: bool
+
+
+@dataclass(frozen=True)
 class Listing:
     """One channel's list as last read, and when (epoch seconds)."""
 
@@ -93,11 +108,13 @@ class ChannelReference:
         clock: Callable[[], float] = time.time,
         max_age: float = 3600.0,
         min_refresh_interval: float = 60.0,
+        offer_fields_max_age: float = 24 * 3600.0,
     ) -> None:
         self.clients = dict(clients)
         self.clock = clock
         self.max_age = max_age
         self.min_refresh_interval = min_refresh_interval
+        self.offer_fields_max_age = offer_fields_max_age
         self._lists: dict[tuple[str, str], Listing] = {}
         self._lock = threading.Lock()
 
@@ -113,6 +130,12 @@ class ChannelReference:
     def carriers(self, channel: str, *, refresh: bool = False) -> Listing | None:
         """The channel's carriers, or None without a marketplace."""
         return self._listing(channel, "carriers", refresh=refresh)
+
+    def offer_fields(self, channel: str, *, refresh: bool = False) -> Listing | None:
+        """The offer additional fields the channel's shop declares, or None without a
+        marketplace; `refresh` reads them again unless they were read moments ago."""
+        refresh = refresh and self._may_refresh(channel, "offer_fields")
+        return self._listing(channel, "offer_fields", refresh=refresh)
 
     def refresh(self, channel: str) -> None:
         """Read both lists of the channel again now."""
@@ -185,7 +208,8 @@ class ChannelReference:
         with self._lock:
             kept = self._lists.get((channel, kind))
             now = self.clock()
-            if kept is not None and not refresh and now - kept.fetched_at < self.max_age:
+            max_age = self.offer_fields_max_age if kind == "offer_fields" else self.max_age
+            if kept is not None and not refresh and now - kept.fetched_at < max_age:
                 return kept
             try:
                 items = _read(client, kind)
@@ -201,6 +225,12 @@ class ChannelReference:
 
 
 def _read(client: Marketplace, kind: str) -> tuple[Any, ...]:
+    if kind == "offer_fields":
+        return tuple(
+            OfferField(code=str(f["code"]), type=str(f.get("type") or ""),
+                       required=bool(f.get("required", False)))
+            for f in client.offer_additional_fields() if f.get("code") is not None
+        )
     if kind == "reasons":
         return tuple(
             Reason(code=str(r["code"]), label=str(r.get("label") or ""),
@@ -215,4 +245,4 @@ def _read(client: Marketplace, kind: str) -> tuple[Any, ...]:
 
 
 __all__ = ["CANCELATION", "REFUND", "REFUSAL", "Carrier", "ChannelReference", "Listing",
-           "Reason", "UnknownReason"]
+           "OfferField", "Reason", "UnknownReason"]

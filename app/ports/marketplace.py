@@ -18,7 +18,7 @@ Messages name the operation (OR21, OR11...) and never contain an API key.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Collection, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from decimal import Decimal
@@ -291,9 +291,20 @@ class Marketplace(Protocol):
     def carriers(self) -> list[dict[str, Any]]: ...
 
     # offers
-    def send_offers(self, offers: Iterable[SendableOffer], today: datetime | date) -> str:
-        """One offer file of these offers (normal mode: what is not sent is left as it is);
-        the marketplace's import id."""
+    def offer_additional_fields(self) -> list[dict[str, Any]]:
+        """The custom offer fields the shop declares (code, type, required...)."""
+        ...
+
+    def send_offers(self, offers: Iterable[SendableOffer], today: datetime | date,
+                    declared: Collection[str] = ()) -> str:
+        """One offer file of these offers (normal mode: what is not sent is left as it is),
+        with the additional fields among `declared` (codes) that our values map to; the
+        marketplace's import id."""
+        ...
+
+    def offer_values_left_out(self, declared: Collection[str]) -> list[tuple[str, str | None]]:
+        """Our offer values a file for a shop declaring `declared` cannot carry, each with
+        the field code it is mapped to (None: mapped to none)."""
         ...
 
     def offer_import(self, import_id: str) -> dict[str, Any]: ...

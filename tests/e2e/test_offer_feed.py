@@ -346,7 +346,7 @@ def test_a_failed_import_puts_its_offers_back_to_pending(
         offers: Offers, monkeypatch: pytest.MonkeyPatch) -> None:
     offers.load(source("A", 1), source("B", 2))
     monkeypatch.setattr(laredoute_marketplace, "build_offer_file",
-                        lambda rows, today: b"sku;colour\nA;red\n")
+                        lambda rows, today, columns=None: b"sku;colour\nA;red\n")
     sent = offers.round()
     monkeypatch.undo()
     assert offers.states("A", "B") == {"A": "sent", "B": "sent"}

@@ -9,7 +9,12 @@ from decimal import Decimal
 from typing import Any
 from uuid import uuid4
 
-from app.adapters.laredoute.offer_files import COLUMNS, build_offer_file, parse_error_report
+from app.adapters.laredoute.offer_files import (
+    DEFAULT_FIELD_MAP,
+    build_offer_file,
+    offer_columns,
+    parse_error_report,
+)
 from app.domain.offer import Offer, read_fields
 from app.projections.offers import OfferRow
 
@@ -20,6 +25,14 @@ HEADER = (
     "update-delete;delivery-fee;delivery-days-range-min;delivery-days-range-max;relay-fee;"
     "relay-delay;relay-days-range-min;relay-days-range-max;partner-product-parent"
 )
+
+
+# A shop declaring every additional field La Redoute's mapping targets.
+LA_REDOUTE = offer_columns(DEFAULT_FIELD_MAP.values())
+
+
+def build(rows: list[OfferRow], today: datetime) -> bytes:
+    return build_offer_file(rows, today, LA_REDOUTE)
 
 
 def row(sku: str = "SKU-1", *, promotion: dict[str, Any] | None = None,
@@ -42,18 +55,18 @@ def row(sku: str = "SKU-1", *, promotion: dict[str, Any] | None = None,
 def lines(content: bytes) -> list[dict[str, str]]:
     text = content.decode("utf-8")
     reader = csv.DictReader(io.StringIO(text), delimiter=";")
-    assert reader.fieldnames == list(COLUMNS)
+    assert reader.fieldnames == list(LA_REDOUTE.header)
     return list(reader)
 
 
 def test_header_is_the_agreed_columns_in_order() -> None:
-    content = build_offer_file([], TODAY)
+    content = build([], TODAY)
     assert content == (HEADER + "\n").encode()
-    assert ";".join(COLUMNS) == HEADER
+    assert ";".join(LA_REDOUTE.header) == HEADER
 
 
 def test_a_simple_offer() -> None:
-    (line,) = lines(build_offer_file([row(eco_fee="0.5")], TODAY))
+    (line,) = lines(build([row(eco_fee="0.5")], TODAY))
     assert line == {
         "sku": "SKU-1", "product-id": "3601234567894", "product-id-type": "EAN",
         "price": "19.90", "discount-price": "", "discount-start-date": "",
@@ -68,27 +81,27 @@ def test_a_simple_offer() -> None:
 
 
 def test_money_has_a_point_and_two_decimals() -> None:
-    (line,) = lines(build_offer_file([row(price="20", crossed_price="20", delivery_fee="0",
+    (line,) = lines(build([row(price="20", crossed_price="20", delivery_fee="0",
                                           eco_fee="1.5")], TODAY))
     assert (line["price"], line["delivery-fee"], line["ecotax"]) == ("20.00", "0.00", "1.50")
 
 
 def test_crossed_price_above_price_is_a_discount() -> None:
-    (line,) = lines(build_offer_file([row(price="15.00", crossed_price="19.90")], TODAY))
+    (line,) = lines(build([row(price="15.00", crossed_price="19.90")], TODAY))
     assert line["price"] == "19.90"
     assert line["discount-price"] == "15.00"
     assert line["discount-start-date"] == line["discount-end-date"] == ""
 
 
 def test_crossed_price_equal_to_price_is_no_discount() -> None:
-    (line,) = lines(build_offer_file([row(price="19.90", crossed_price="19.90")], TODAY))
+    (line,) = lines(build([row(price="19.90", crossed_price="19.90")], TODAY))
     assert (line["price"], line["discount-price"]) == ("19.90", "")
 
 
 def test_promotion_gives_discount_price_and_dates() -> None:
     promotion = {"price": "12.00", "crossed_price": "24.00", "start": "2026-06-01T00:00:00",
                  "end": "2026-06-30T23:59:59"}
-    (line,) = lines(build_offer_file([row(promotion=promotion)], TODAY))
+    (line,) = lines(build([row(promotion=promotion)], TODAY))
     assert line["price"] == "24.00"
     assert line["discount-price"] == "12.00"
     assert line["discount-start-date"] == "2026-06-01T00:00:00"
@@ -97,7 +110,7 @@ def test_promotion_gives_discount_price_and_dates() -> None:
 
 def test_promotion_without_dates() -> None:
     promotion = {"price": "12.00", "crossed_price": "24.00", "start": None, "end": None}
-    (line,) = lines(build_offer_file([row(promotion=promotion)], TODAY))
+    (line,) = lines(build([row(promotion=promotion)], TODAY))
     assert (line["price"], line["discount-price"]) == ("24.00", "12.00")
     assert line["discount-start-date"] == line["discount-end-date"] == ""
 
@@ -105,39 +118,39 @@ def test_promotion_without_dates() -> None:
 def test_a_promotion_already_over_sends_the_regular_prices() -> None:
     promotion = {"price": "12.00", "crossed_price": "24.00", "start": "2026-05-01T00:00:00",
                  "end": "2026-05-31T23:59:59"}
-    (line,) = lines(build_offer_file([row(promotion=promotion, price="18.00",
+    (line,) = lines(build([row(promotion=promotion, price="18.00",
                                           crossed_price="20.00")], TODAY))
     assert (line["price"], line["discount-price"]) == ("20.00", "18.00")
     assert line["discount-start-date"] == line["discount-end-date"] == ""
 
 
 def test_missing_period_dates_default_to_today_and_a_year() -> None:
-    (line,) = lines(build_offer_file([row(period_start=None, period_end=None)], TODAY))
+    (line,) = lines(build([row(period_start=None, period_end=None)], TODAY))
     assert line["available-start-date"] == "2026-06-10T00:00:00"
     assert line["available-end-date"] == "2027-06-10T00:00:00"
 
 
 def test_one_missing_period_date_takes_its_default_alone() -> None:
-    (line,) = lines(build_offer_file([row(period_start="2026-02-01T00:00:00", period_end=None)],
+    (line,) = lines(build([row(period_start="2026-02-01T00:00:00", period_end=None)],
                                      TODAY))
     assert line["available-start-date"] == "2026-02-01T00:00:00"
     assert line["available-end-date"] == "2027-06-10T00:00:00"
 
 
 def test_quantity_zero_is_sent() -> None:
-    (line,) = lines(build_offer_file([row(quantity=0)], TODAY))
+    (line,) = lines(build([row(quantity=0)], TODAY))
     assert line["quantity"] == "0"
 
 
 def test_offers_with_errors_are_left_out() -> None:
     broken = row("BROKEN", delivery_fee=None,
                  errors=[{"field": "delivery_fee", "rule": "required", "message": "required"}])
-    content = build_offer_file([row("A"), broken, row("B", quantity=0)], TODAY)
+    content = build([row("A"), broken, row("B", quantity=0)], TODAY)
     assert [line["sku"] for line in lines(content)] == ["A", "B"]
 
 
 def test_parent_product_is_sent_by_its_sku() -> None:
-    (parent, child) = lines(build_offer_file([
+    (parent, child) = lines(build([
         row("PARENT-1", ean=None, parent_sku="PARENT-1"),
         row("CHILD-1", parent_sku="PARENT-1"),
     ], TODAY))
@@ -151,14 +164,14 @@ def test_relay_terms_only_for_relay_delivery() -> None:
     relay = row("R", relay=True, relay_fee="2.5", relay_delay=3, relay_days_min=3,
                 relay_days_max=6)
     home = row("H", relay=False, relay_fee="2.5", relay_delay=3)
-    (r, h) = lines(build_offer_file([relay, home], TODAY))
+    (r, h) = lines(build([relay, home], TODAY))
     assert (r["relay-fee"], r["relay-delay"], r["relay-days-range-min"],
             r["relay-days-range-max"]) == ("2.50", "3", "3", "6")
     assert (h["relay-fee"], h["relay-delay"]) == ("", "")
 
 
 def test_cells_with_separators_are_quoted() -> None:
-    content = build_offer_file([row('SKU;"1"')], TODAY)
+    content = build([row('SKU;"1"')], TODAY)
     (line,) = lines(content)
     assert line["sku"] == 'SKU;"1"'
 
@@ -176,8 +189,8 @@ def test_the_aggregate_gives_the_same_line_as_its_read_model_row() -> None:
                  delivery_days_max=None, period_start=None, period_end=None,
                  promotion={"price": "9.99", "crossed_price": "19.90", "start": None,
                             "end": "2026-07-01T00:00:00"})
-    assert build_offer_file([offer], TODAY) == build_offer_file([as_row], TODAY)
-    (line,) = lines(build_offer_file([offer], TODAY))
+    assert build([offer], TODAY) == build([as_row], TODAY)
+    (line,) = lines(build([offer], TODAY))
     assert (line["price"], line["discount-price"], line["quantity"]) == ("19.90", "9.99", "0")
 
 

@@ -1,5 +1,5 @@
 """A small client for the Mirakl seller API of one La Redoute shop (OR11, OR21...OR30, OF01...OF03,
-RE01, SH21).
+RE01, SH21, AF01).
 
 It speaks HTTP and nothing else: no order state lives here. Two rules shape it:
 
@@ -331,6 +331,14 @@ class MiraklClient:
         """SH21: the carriers the marketplace knows, with their codes and tracking URLs."""
         body = self._get_json("SH21", "/api/shipping/carriers", {})
         return _list_of_objects("SH21", body, "carriers", maybe_applied=False)
+
+    def offer_additional_fields(self) -> list[dict[str, Any]]:
+        """AF01 (entities=OFFER): the custom offer fields the shop declares, with their code,
+        type, whether they are required and their accepted values. The spec allows one call
+        a day: callers keep the answer."""
+        body = self._get_json("AF01", "/api/additional_fields", {"entities": "OFFER"})
+        fields = _list_of_objects("AF01", body, "additional_fields", maybe_applied=False)
+        return [f for f in fields if f.get("entity") in (None, "OFFER")]
 
     # ---------------------------------------------------------------- HTTP
 
