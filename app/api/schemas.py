@@ -204,6 +204,33 @@ class Public(BaseModel):
     model_config = ConfigDict(from_attributes=True)
 
 
+class TaxPublic(Public):
+    code: str
+    amount: Decimal
+    rate: Decimal | None = None
+    calculation_rule: str | None = Field(
+        default=None, description="PROPORTIONAL_TO_AMOUNT or NONE, as the marketplace says"
+    )
+
+
+class FeePublic(Public):
+    code: str
+    amount: Decimal
+
+
+class PromotionPublic(Public):
+    id: str | None
+    deduced_amount: Decimal
+    promo_code: str | None
+
+
+class EcoContributionPublic(Public):
+    epr_category_code: str | None
+    producer_id: str | None
+    unit_amount: Decimal | None
+    total_amount: Decimal | None
+
+
 class OrderLinePublic(Public):
     line_id: str
     sku: str
@@ -211,7 +238,17 @@ class OrderLinePublic(Public):
     title: str
     quantity: int
     unit_price: Decimal
-    amount: Decimal
+    origin_unit_price: Decimal | None = Field(
+        description="The offer's price before a promotion, when the marketplace gives it"
+    )
+    amount: Decimal = Field(description="The line's price without shipping, after promotions")
+    shipping_price: Decimal
+    taxes: list[TaxPublic] = Field(description="Taxes on the price (within it when TAX_INCLUDED)")
+    shipping_taxes: list[TaxPublic]
+    fees: list[FeePublic]
+    promotions: list[PromotionPublic]
+    eco_contributions: list[EcoContributionPublic]
+    commission: Decimal | None = Field(description="The marketplace's total commission on it")
     status: str
     canceled_quantity: int
     refunded_quantity: int
@@ -220,7 +257,11 @@ class OrderLinePublic(Public):
 class RefundLinePublic(Public):
     line_id: str
     quantity: int
-    amount: Decimal
+    amount: Decimal = Field(description="The price part (without taxes when TAX_EXCLUDED)")
+    shipping_amount: Decimal = Decimal("0.00")
+    taxes: dict[str, Decimal] = Field(default_factory=dict, description="Part of each tax, by code")
+    shipping_taxes: dict[str, Decimal] = Field(default_factory=dict)
+    fees: dict[str, Decimal] = Field(default_factory=dict)
 
 
 class RefundPublic(Public):
@@ -243,10 +284,19 @@ class ShipmentPublic(Public):
 
 
 class AmountsPublic(Public):
-    currency: Literal["EUR"] = "EUR"
+    currency: str = Field(description="ISO 4217, the shop's currency (EUR on La Redoute)")
+    tax_mode: Literal["TAX_INCLUDED", "TAX_EXCLUDED"] = Field(
+        description="TAX_INCLUDED: prices contain their taxes; TAX_EXCLUDED: taxes come on top"
+    )
     goods_total: Decimal
     shipping_price: Decimal
-    order_total: Decimal
+    taxes_total: Decimal = Field(description="Taxes on the prices and on the shipping")
+    fees_total: Decimal
+    order_total: Decimal = Field(
+        description="What the customer was charged: prices, shipping, fees, and the taxes "
+        "when TAX_EXCLUDED"
+    )
+    total_commission: Decimal | None = Field(description="The marketplace's commission")
     canceled_amount: Decimal
     payable_total: Decimal
     refunded_amount: Decimal
@@ -284,6 +334,9 @@ class OrderPublic(Public):
     ship_by: datetime | None = Field(
         description="The marketplace's shipping deadline, else its lead time after acceptance"
     )
+    additional_fields: dict[str, Any] = Field(
+        description="The marketplace's custom fields of the order, by code"
+    )
     lines: list[OrderLinePublic]
     shipment: ShipmentPublic | None
     refunds: list[RefundPublic]
@@ -320,10 +373,16 @@ class OrderPublic(Public):
             lines=[_line(order, line) for line in order.lines],
             shipment=ShipmentPublic.model_validate(order.shipment) if order.shipment else None,
             refunds=[_refund(refund) for refund in order.refunds],
+            additional_fields=order.additional_fields,
             amounts=AmountsPublic(
+                currency=order.currency,
+                tax_mode=order.tax_mode,
                 goods_total=order.goods_total,
                 shipping_price=order.shipping_price,
+                taxes_total=order.taxes_total,
+                fees_total=order.fees_total,
                 order_total=order.order_total,
+                total_commission=order.pricing.get("total_commission"),
                 canceled_amount=order.canceled_amount,
                 payable_total=order.payable_total,
                 refunded_amount=order.refunded_amount,
@@ -337,6 +396,7 @@ class OrderPublic(Public):
 
 
 def _line(order: Order, line: OrderLine) -> OrderLinePublic:
+    pricing = line.priced
     return OrderLinePublic(
         line_id=line.line_id,
         sku=line.sku,
@@ -344,10 +404,32 @@ def _line(order: Order, line: OrderLine) -> OrderLinePublic:
         title=line.title,
         quantity=line.quantity,
         unit_price=line.unit_price,
+        origin_unit_price=pricing.get("origin_unit_price"),
         amount=line.amount,
+        shipping_price=pricing["shipping_price"],
+        taxes=pricing.get("taxes", []),
+        shipping_taxes=pricing.get("shipping_taxes", []),
+        fees=pricing.get("fees", []),
+        promotions=pricing.get("promotions", []),
+        eco_contributions=pricing.get("eco_contributions", []),
+        commission=pricing.get("commission"),
         status=order.line_status(line),
         canceled_quantity=line.canceled_quantity,
         refunded_quantity=line.refunded_quantity,
+    )
+
+
+
+def _refund_line(refund: Refund, line_id: str) -> RefundLinePublic:
+    part = refund.charges.get(line_id)
+    return RefundLinePublic(
+        line_id=line_id,
+        quantity=refund.lines.get(line_id, 0),
+        amount=part.price if part else refund.line_amounts[line_id],
+        shipping_amount=part.shipping if part else Decimal("0.00"),
+        taxes=dict(part.taxes) if part else {},
+        shipping_taxes=dict(part.shipping_taxes) if part else {},
+        fees=dict(part.fees) if part else {},
     )
 
 
@@ -355,10 +437,7 @@ def _refund(refund: Refund) -> RefundPublic:
     return RefundPublic(
         refund_id=refund.refund_id,
         status=refund.status,
-        lines=[
-            RefundLinePublic(line_id=line_id, quantity=qty, amount=refund.line_amounts[line_id])
-            for line_id, qty in refund.lines.items()
-        ],
+        lines=[_refund_line(refund, line_id) for line_id in refund.charges or refund.lines],
         shipping_amount=refund.shipping_amount,
         amount=refund.amount,
         reason=refund.reason,

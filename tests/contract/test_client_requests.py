@@ -12,6 +12,7 @@ import json
 from collections.abc import Callable
 from datetime import UTC, datetime
 from decimal import Decimal
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -342,6 +343,74 @@ def test_refund_is_a_valid_or28_and_returns_the_refunds_created() -> None:
 
     assert [(r["refund_id"], r["order_refund_id"]) for r in refunds] == [("1003", "R-3")]
     assert refunds[0]["amount"] == Decimal("29.99")
+
+
+def _spec_request_example(path: str) -> dict[str, Any]:
+    spec = json.loads((Path(__file__).parent / "mirakl-mmp-seller-openapi.json").read_text())
+    body = spec["paths"][path]["put"]["requestBody"]["content"]["application/json"]
+    return body["examples"]["application/json-0"]["value"]
+
+
+def _numbers(value: Any) -> Any:
+    """The body with every amount as a Decimal (the spec's examples write some as text)."""
+    if isinstance(value, dict):
+        return {k: _numbers(v) if k not in ("code", "currency_iso_code", "order_line_id",
+                                            "reason_code", "order_tax_mode") else str(v)
+                for k, v in value.items()}
+    if isinstance(value, list):
+        return [_numbers(v) for v in value]
+    if isinstance(value, bool):
+        return value
+    return Decimal(str(value))
+
+
+def test_a_refund_with_taxes_and_fees_is_the_specs_own_or28_example() -> None:
+    """The spec's OR28 example: TAX_EXCLUDED, USD, taxes on the price and the shipping, fees."""
+    example = _spec_request_example("/api/orders/refund")
+    (line,) = example["refunds"]
+    client, market = client_for(always(200, {"order_tax_mode": "TAX_EXCLUDED", "refunds": []}))
+
+    client.refund([RefundLine(
+        line["order_line_id"], Decimal("1.50"), Decimal("2.00"), 0, line["reason_code"],
+        taxes={"tax1": Decimal(1), "tax2": Decimal(1)},
+        shipping_taxes={"tax1": Decimal(1), "tax2": Decimal(1)},
+        fees={"CARD_FEE": Decimal("0.50"), "EU_DRS": Decimal("0.25")},
+        currency="USD",
+    )], tax_mode="TAX_EXCLUDED")  # fmt: skip
+
+    sent = json.loads(market.requests[0].content)
+    for key in ("excluded_from_shipment", "tax_legal_notice"):
+        line.pop(key)  # what the marketplace may take and we never send
+    assert _numbers(sent) == _numbers(example)
+
+
+def test_a_cancelation_with_taxes_is_the_specs_own_or30_example() -> None:
+    example = _spec_request_example("/api/orders/cancel")
+    (line,) = example["cancelations"]
+    client, market = client_for(
+        always(200, {"order_tax_mode": "TAX_EXCLUDED", "cancelations": []}))
+
+    client.cancel_lines([CancelLine(
+        line["order_line_id"], quantity=1, amount=Decimal(2), shipping_amount=Decimal(0),
+        reason_code=str(line["reason_code"]),
+        taxes={"tax1": Decimal(1), "tax2": Decimal(1)},
+        shipping_taxes={"tax1": Decimal(1), "tax2": Decimal(1)},
+        fees={"CARD_FEE": Decimal("0.50"), "EU_DRS": Decimal("0.25")},
+        currency="USD",
+    )], tax_mode="TAX_EXCLUDED")  # fmt: skip
+
+    sent = json.loads(market.requests[0].content)
+    line["quantity"] = 1  # the example cancels 0 pieces, which OR30 is not for
+    assert _numbers(sent) == _numbers(example)
+
+
+def test_an_unknown_tax_mode_is_not_sent() -> None:
+    client, market = client_for(always(200, {"refunds": []}))
+
+    with pytest.raises(ValueError, match="order_tax_mode"):
+        client.refund([RefundLine(LINE_ID, Decimal("1.00"), Decimal(0), 1, "15")],
+                      tax_mode="TAX_SOMETIMES")
+    assert market.requests == []
 
 
 def test_cancel_order_is_a_valid_or29() -> None:

@@ -70,16 +70,31 @@ def test_importing_an_order_answers_201_with_its_location_and_etag(client) -> No
         "title": "Tunique en lin",
         "quantity": 2,
         "unit_price": "29.99",
+        "origin_unit_price": None,
         "amount": "59.98",
+        # An order entered by hand: its shipping is its first line's, with no taxes nor fees.
+        "shipping_price": "4.90",
+        "taxes": [],
+        "shipping_taxes": [],
+        "fees": [],
+        "promotions": [],
+        "eco_contributions": [],
+        "commission": None,
         "status": "CREATED",
         "canceled_quantity": 0,
         "refunded_quantity": 0,
     }
+    assert order["lines"][1]["shipping_price"] == "0.00"
+    assert order["additional_fields"] == {}
     assert order["amounts"] == {
         "currency": "EUR",
+        "tax_mode": "TAX_INCLUDED",
         "goods_total": "74.98",
         "shipping_price": "4.90",
+        "taxes_total": "0.00",
+        "fees_total": "0.00",
         "order_total": "79.88",
+        "total_commission": None,
         "canceled_amount": "0.00",
         "payable_total": "79.88",
         "refunded_amount": "0.00",
@@ -289,8 +304,11 @@ def test_refunding_the_whole_order_with_shipping_refunds_everything_paid(client,
             "refund_id": "R1",
             "status": "TO_REFUND",
             "lines": [
-                {"line_id": "L1", "quantity": 2, "amount": "59.98"},
-                {"line_id": "L2", "quantity": 1, "amount": "15.00"},
+                # The shipping goes back from the line that carries it.
+                {"line_id": "L1", "quantity": 2, "amount": "59.98", "shipping_amount": "4.90",
+                 "taxes": {}, "shipping_taxes": {}, "fees": {}},
+                {"line_id": "L2", "quantity": 1, "amount": "15.00", "shipping_amount": "0.00",
+                 "taxes": {}, "shipping_taxes": {}, "fees": {}},
             ],
             "shipping_amount": "4.90",
             "amount": "79.88",
@@ -320,7 +338,8 @@ def test_refunding_one_tunic_without_shipping_refunds_its_price(client, app) -> 
         6,
     )
     (refund,) = refunded["refunds"]
-    assert refund["lines"] == [{"line_id": "L1", "quantity": 1, "amount": "29.99"}]
+    assert refund["lines"] == [{"line_id": "L1", "quantity": 1, "amount": "29.99",
+                                "shipping_amount": "0.00", "taxes": {}, "shipping_taxes": {}, "fees": {}}]
     assert refund["shipping_amount"] == "0.00"
     assert refund["amount"] == "29.99"
     assert _line(refunded, "L1")["status"] == "TO_REFUND"
