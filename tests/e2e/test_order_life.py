@@ -277,8 +277,14 @@ def test_a_refund_made_on_the_marketplace_is_reported_not_taken_for_ours(market:
     reason = next(r["code"] for r in reasons if r["type"] == "REFUND")
     httpx.put(f"{market.url}/api/orders/refund", headers={"Authorization": LAREDOUTE_KEY},
               json={"refunds": [{"order_line_id": line["order_line_id"], "amount": 1.00,
-                                 "shipping_amount": 0, "quantity": 0,
-                                 "reason_code": reason}]}).raise_for_status()
+                                 "shipping_amount": 0, "quantity": 0, "reason_code": reason,
+                                 # The line's taxes, in proportion: the marketplace wants them.
+                                 "taxes": [{"code": t["code"],
+                                            "amount": round(t["amount"] / line["price"], 2)}
+                                           for t in line["taxes"]],
+                                 "shipping_taxes": [{"code": t["code"], "amount": 0}
+                                                    for t in line["shipping_taxes"]]}]},
+              ).raise_for_status()
     run = market.import_round()
     assert run.errors == 1
     (error,) = market.sync.store.errors(channel="laredoute")
