@@ -138,7 +138,11 @@ def phase_first_load(path: Path, database_url: str) -> dict[str, float]:
 
 
 def phase_delta(path: Path, database_url: str) -> dict[str, float]:
-    from app.adapters.laredoute.offer_files import build_offer_file
+    from app.adapters.laredoute.offer_files import (
+        DEFAULT_FIELD_MAP,
+        build_offer_file,
+        offer_columns,
+    )
     from app.adapters.offer_source import read_source
     from app.bootstrap import offer_service
     from app.projections.offers import OfferQueries
@@ -158,7 +162,8 @@ def phase_delta(path: Path, database_url: str) -> dict[str, float]:
         if len(page) < 5000:
             break
         after = (page[-1].channel, page[-1].sku)
-    feed = build_offer_file(pending, datetime.now(UTC))
+    # La Redoute's shop declares every delivery term as an offer additional field.
+    feed = build_offer_file(pending, datetime.now(UTC), offer_columns(DEFAULT_FIELD_MAP.values()))
     seconds = time.perf_counter() - started
     service.close()
     db.close()
