@@ -10,6 +10,7 @@ from typing import Any
 from eventsourcing.persistence import InterfaceError, StoredEvent
 from eventsourcing.postgres import PostgresApplicationRecorder
 from eventsourcing.sqlite import SQLiteApplicationRecorder
+from psycopg.sql import SQL, Identifier
 
 from app.adapters.idempotency import INSERT_SQL
 from app.config import Settings
@@ -40,7 +41,26 @@ class OrdersPostgresRecorder(PostgresApplicationRecorder):
     The library retries a failed write ten times; a writer that cannot get the table lock
     within the lock timeout fails at once instead, so that one stuck transaction cannot hold
     every request for many times the timeout.
+
+    The events go in as four arrays (ids, versions, topics, states) sent in binary, rather
+    than the library's one array of composite values sent as text, whose quoting of every
+    state's bytes costs more than the rest of the write; the rows, their order and the
+    notification ids returned are the same.
     """
+
+    def __init__(self, datastore: Any, events_table_name: str = EVENTS_TABLE) -> None:
+        super().__init__(datastore, events_table_name=events_table_name)
+        self._insert_arrays_statement = SQL(
+            "INSERT INTO {schema}.{table} AS t (originator_id, originator_version, topic, state)"
+            " SELECT originator_id, originator_version, topic, state"
+            " FROM unnest(%b::{id_type}[], %b::bigint[], %b::text[], %b::bytea[])"
+            " AS e (originator_id, originator_version, topic, state)"
+            " RETURNING notification_id"
+        ).format(
+            schema=Identifier(self.datastore.schema),
+            table=Identifier(self.events_table_name),
+            id_type=Identifier(self.datastore.originator_id_type),
+        )
 
     def insert_events(self, stored_events: Sequence[StoredEvent], **kwargs: Any) -> Any:
         try:
@@ -48,6 +68,21 @@ class OrdersPostgresRecorder(PostgresApplicationRecorder):
         except InterfaceError:
             # A connection that broke before the write: one more go on a fresh one.
             return _insert_once(self, stored_events, **kwargs)
+
+    def _insert_stored_events(
+        self, curs: Any, stored_events: Sequence[StoredEvent], **kwargs: Any
+    ) -> None:
+        self._lock_table(curs)
+        self._notify_channel(curs)
+        curs.execute(
+            self._insert_arrays_statement,
+            (
+                [e.originator_id for e in stored_events],
+                [e.originator_version for e in stored_events],
+                [e.topic for e in stored_events],
+                [e.state for e in stored_events],
+            ),
+        )
 
     def _fetch_ids_after_insert_events(
         self, curs: Any, stored_events: Sequence[StoredEvent], **kwargs: Any

@@ -123,12 +123,22 @@ class SyncStore:
         """The digest of each of these orders as last applied."""
         if not order_ids:
             return {}
-        marks = ", ".join(["%s"] * len(order_ids))
-        rows = self.db.execute(
-            "SELECT marketplace_order_id, digest FROM marketplace_orders"
-            f" WHERE channel = %s AND marketplace_order_id IN ({marks})",
-            (channel, *order_ids),
-        )
+        if self.native_ids:
+            # A join on the ids: with `IN (...)` PostgreSQL may keep a plan that scans every
+            # row of the channel (chosen while the table was small, as on a first import) and
+            # a page's read would grow with the table.
+            rows = self.db.execute(
+                "SELECT m.marketplace_order_id, m.digest FROM unnest(%s::text[]) AS i (id)"
+                " JOIN marketplace_orders m ON m.channel = %s AND m.marketplace_order_id = i.id",
+                (list(order_ids), channel),
+            )
+        else:
+            marks = ", ".join(["%s"] * len(order_ids))
+            rows = self.db.execute(
+                "SELECT marketplace_order_id, digest FROM marketplace_orders"
+                f" WHERE channel = %s AND marketplace_order_id IN ({marks})",
+                (channel, *order_ids),
+            )
         return {oid: digest for oid, digest in rows}
 
     def mark_seen(
