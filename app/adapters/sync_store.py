@@ -155,6 +155,22 @@ class SyncStore:
                 f" AND resolved_at IS NULL AND marketplace_order_id IN ({marks})",
                 (at, channel, *(row[0] for row in rows)),
             )
+            if self.native_ids:
+                # One statement for the page; an order given twice keeps its last row.
+                last = list({row[0]: row for row in rows}.values())
+                tx.execute(
+                    "INSERT INTO marketplace_orders (channel, marketplace_order_id, state,"
+                    " last_updated, digest, seen_at)"
+                    " SELECT %s, i.id, i.state, i.updated, i.digest, %s"
+                    " FROM unnest(%s::text[], %s::text[], %s::float8[], %s::text[])"
+                    " AS i (id, state, updated, digest)"
+                    " ON CONFLICT (channel, marketplace_order_id) DO UPDATE SET"
+                    " state = excluded.state, last_updated = excluded.last_updated,"
+                    " digest = excluded.digest, seen_at = excluded.seen_at",
+                    (channel, at, [r[0] for r in last], [r[1] for r in last],
+                     [r[2] for r in last], [r[3] for r in last]),
+                )
+                return
             tx.executemany(
                 "INSERT INTO marketplace_orders (channel, marketplace_order_id, state,"
                 " last_updated, digest, seen_at) VALUES (%s, %s, %s, %s, %s, %s)"

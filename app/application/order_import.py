@@ -181,15 +181,15 @@ class OrderImporter:
                 continue
             todo.append((view, raw))
 
-        existing = self.store.existing_orders(
-            [order_id_for(self.channel, view.order_id) for view, _ in todo]
-        )
-        new = [(v, r) for v, r in todo if order_id_for(self.channel, v.order_id) not in existing]
-        imported, present = self._import_new(new, run, now)
+        # Our id of each order, derived once (a name-based UUID is not free).
+        ids = {view.order_id: order_id_for(self.channel, view.order_id) for view, _ in todo}
+        existing = self.store.existing_orders(list(ids.values()))
+        new = [(v, r) for v, r in todo if ids[v.order_id] not in existing]
+        imported, present = self._import_new(new, run, now, ids)
 
         done: list[tuple[str, str, float, str]] = []
         for view, _raw in todo:
-            oid = order_id_for(self.channel, view.order_id)
+            oid = ids[view.order_id]
             if oid not in existing and oid not in present:
                 continue
             try:
@@ -210,7 +210,8 @@ class OrderImporter:
         return latest
 
     def _import_new(
-        self, new: list[tuple[MarketplaceOrder, Mapping[str, Any]]], run: ImportRun, now: float
+        self, new: list[tuple[MarketplaceOrder, Mapping[str, Any]]], run: ImportRun, now: float,
+        ids: Mapping[str, UUID] | None = None,
     ) -> tuple[set[UUID], dict[UUID, Order]]:
         """Import the new orders; returns the ids created here and each order now stored."""
         batch: list[dict[str, Any]] = []
@@ -241,9 +242,10 @@ class OrderImporter:
                 if result.created:
                     created.add(result.order.id)
         run.imported += len(created)
+        ids = ids or {}
         run.imported_ids.extend(
-            f["marketplace_order_id"] for f in batch
-            if order_id_for(self.channel, f["marketplace_order_id"]) in created
+            mid for mid in (f["marketplace_order_id"] for f in batch)
+            if (ids.get(mid) or order_id_for(self.channel, mid)) in created
         )
         return created, present
 
