@@ -26,13 +26,42 @@ def _migrate(settings: Settings) -> int:
     return 0
 
 
-def _serve(settings: Settings, host: str, port: int) -> int:
-    import uvicorn
-
+def app_from_environment() -> object:
+    """The API as each `oms serve --workers N` process builds it: its settings from the
+    environment (uvicorn's app factory)."""
     from app.api.app import create_app
 
-    app = create_app(settings)
-    uvicorn.run(app, host=host, port=port, log_config=None, access_log=False)
+    settings = Settings()
+    configure_logging(settings.log_level, settings.log_format)
+    return create_app(settings)
+
+
+def _serve(settings: Settings, host: str, port: int, workers: int = 1) -> int:
+    import uvicorn
+
+    if workers == 1:
+        from app.api.app import create_app
+
+        app = create_app(settings)
+        uvicorn.run(app, host=host, port=port, log_config=None, access_log=False)
+        return 0
+    if settings.dialect == "sqlite":
+        print("--workers above 1 needs PostgreSQL: a SQLite store is served by one process "
+              "(set DATABASE_URL to a postgresql:// URL, or serve with --workers 1)",
+              file=sys.stderr)
+        return 2
+    log = structlog.get_logger("oms")
+    if settings.rate_limit_storage.get_secret_value().startswith("memory://"):
+        log.warning("rate_limit_per_process", workers=workers,
+                    detail="each process counts its own requests; set OMS_RATE_LIMIT_STORAGE "
+                    "to a Redis URL to share one budget")
+    if settings.sync_mode == "embedded" or settings.run_projections:
+        # Safe (the jobs run under leases, a projection under an advisory lock: one process
+        # does the work, the others stand by), but a separate `oms worker` is the usual shape.
+        log.info("serve_runs_background_work", workers=workers, sync_mode=settings.sync_mode,
+                 run_projections=settings.run_projections)
+    uvicorn.run("app.cli:app_from_environment", factory=True, host=host, port=port,
+                workers=workers, log_config=None, access_log=False)
     return 0
 
 
@@ -237,6 +266,13 @@ def _projections(settings: Settings, action: str, name: str | None, in_place: bo
         db.close()
 
 
+def _positive(text: str) -> int:
+    value = int(text)
+    if not 1 <= value <= 64:
+        raise argparse.ArgumentTypeError("between 1 and 64")
+    return value
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="oms", description="La Redoute order service")
     commands = parser.add_subparsers(dest="command", required=True)
@@ -244,6 +280,8 @@ def main(argv: list[str] | None = None) -> int:
     serve = commands.add_parser("serve", help="serve the HTTP API")
     serve.add_argument("--host", default="127.0.0.1")
     serve.add_argument("--port", type=int, default=8000)
+    serve.add_argument("--workers", type=_positive, default=1,
+                       help="API processes sharing the port (above 1: PostgreSQL only)")
     commands.add_parser(
         "worker", help="run the projections and the marketplace sync jobs without the HTTP API"
     )
@@ -314,7 +352,7 @@ def main(argv: list[str] | None = None) -> int:
         return _projections(
             settings, args.action, getattr(args, "name", None), getattr(args, "in_place", False)
         )
-    return _serve(settings, args.host, args.port)
+    return _serve(settings, args.host, args.port, args.workers)
 
 
 if __name__ == "__main__":

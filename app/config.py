@@ -40,7 +40,8 @@ class Settings(BaseSettings):
     db_pool_size: int = Field(default=10, ge=1, le=200)
     migrations_dir: Path = _REPO_ROOT / "migrations"
     max_body_bytes: int = Field(default=1_000_000, ge=1024)
-    # Requests per API key per minute (a moving window, per process).
+    # Requests per API key per minute (a moving window; per process unless rate_limit_storage
+    # is shared).
     rate_limit_per_minute: int = Field(default=600, ge=1, le=1_000_000)
     # Projections run in the service process unless a separate worker runs them.
     run_projections: bool = True
@@ -89,6 +90,12 @@ class Settings(BaseSettings):
     })
     log_level: str = "INFO"
     log_format: Literal["json", "console"] = "json"
+    # Where the rate limit's counts live: "memory://" (each process its own) or a Redis URL
+    # ("redis://127.0.0.1:6379/0"), shared by every API process that names it.
+    rate_limit_storage: SecretStr = SecretStr("memory://")
+    # Prefix of the rate limit's keys in Redis: deployments sharing one Redis use different ones.
+    rate_limit_namespace: str = Field(default="oms", min_length=1, max_length=64,
+                                      pattern=r"^[A-Za-z0-9_.:-]+$")
 
     @field_validator("database_url")
     @classmethod
@@ -96,6 +103,14 @@ class Settings(BaseSettings):
         url = value.get_secret_value()
         if not url.startswith(("sqlite:///", "postgresql://", "postgres://")):
             raise ValueError("DATABASE_URL must start with sqlite:/// or postgresql://")
+        return value
+
+    @field_validator("rate_limit_storage")
+    @classmethod
+    def _rate_limit_storage(cls, value: SecretStr) -> SecretStr:
+        url = value.get_secret_value()
+        if not url.startswith(("memory://", "redis://", "rediss://", "redis+unix://")):
+            raise ValueError("rate_limit_storage must be memory:// or a redis:// URL")
         return value
 
     @field_validator("offer_feed_hours")

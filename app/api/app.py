@@ -110,7 +110,9 @@ def create_app(
     app.add_middleware(
         AuthMiddleware,
         keys=app.state.api_keys,
-        limiter=RateLimiter(settings.rate_limit_per_minute),
+        limiter=RateLimiter(settings.rate_limit_per_minute,
+                            settings.rate_limit_storage.get_secret_value(),
+                            settings.rate_limit_namespace),
         open_docs=settings.environment == "development",
     )
     app.add_middleware(RequestContextMiddleware, max_body_bytes=settings.max_body_bytes)

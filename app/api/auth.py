@@ -21,7 +21,8 @@ from fastapi import Depends, Request, Response
 from fastapi.routing import APIRoute
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from limits import parse
-from limits.storage import MemoryStorage
+from limits.errors import StorageError
+from limits.storage import MemoryStorage, storage_from_string
 from limits.strategies import MovingWindowRateLimiter
 from starlette.types import ASGIApp, Receive, Scope, Send
 
@@ -61,18 +62,39 @@ def _problem(status: int, slug: str, title: str, detail: str, path: str,
 
 
 class RateLimiter:
-    """Requests per key per minute, over a moving window (in this process)."""
+    """Requests per key per minute, over a moving window.
 
-    def __init__(self, per_minute: int) -> None:
+    The window's counts live where `storage` says: "memory://" keeps them in this process
+    (each process then counts on its own), "redis://host:port/db" in Redis, shared by every
+    process that names the same server and `namespace`. If Redis cannot be reached the request
+    is let through and the failure logged: a rate limit never takes the API down.
+    """
+
+    def __init__(self, per_minute: int, storage: str = "memory://",
+                 namespace: str = "oms") -> None:
         self.item = parse(f"{per_minute}/minute")
-        self.limiter = MovingWindowRateLimiter(MemoryStorage())
+        self.shared = not storage.startswith("memory://")
+        backend = (storage_from_string(storage, key_prefix=namespace, wrap_exceptions=True,
+                                       socket_timeout=1.0, socket_connect_timeout=1.0)
+                   if self.shared else MemoryStorage())
+        self.limiter = MovingWindowRateLimiter(backend)
 
     def hit(self, key_id: str) -> float | None:
         """None when allowed; else the seconds to wait."""
-        if self.limiter.hit(self.item, key_id):
+        try:
+            if self.limiter.hit(self.item, key_id):
+                return None
+            stats = self.limiter.get_window_stats(self.item, key_id)
+        except StorageError as exc:
+            log.warning("rate_limit_unavailable", error=type(exc.storage_error).__name__)
             return None
-        stats = self.limiter.get_window_stats(self.item, key_id)
         return max(1.0, stats.reset_time - time.time())
+
+    async def check(self, key_id: str) -> float | None:
+        """`hit`, off the event loop when the counts are kept over the network."""
+        if not self.shared:
+            return self.hit(key_id)
+        return await anyio.to_thread.run_sync(self.hit, key_id)
 
 
 class AuthMiddleware:
@@ -96,7 +118,7 @@ class AuthMiddleware:
             await _send(send, *_problem(401, "unauthenticated", "Not authenticated", detail, path,
                                         {"WWW-Authenticate": "Bearer"}))
             return
-        wait = self.limiter.hit(str(key.id))
+        wait = await self.limiter.check(str(key.id))
         if wait is not None:
             seconds = str(math.ceil(wait))
             await _send(send, *_problem(
