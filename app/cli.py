@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from typing import Any
 
 import structlog
 
@@ -60,9 +61,30 @@ def _serve(settings: Settings, host: str, port: int, workers: int = 1) -> int:
         # does the work, the others stand by), but a separate `oms worker` is the usual shape.
         log.info("serve_runs_background_work", workers=workers, sync_mode=settings.sync_mode,
                  run_projections=settings.run_projections)
-    uvicorn.run("app.cli:app_from_environment", factory=True, host=host, port=port,
-                workers=workers, log_config=None, access_log=False)
+    shared_metrics = _share_metrics_between_processes()
+    try:
+        uvicorn.run("app.cli:app_from_environment", factory=True, host=host, port=port,
+                    workers=workers, log_config=None, access_log=False)
+    finally:
+        if shared_metrics is not None:
+            import shutil
+
+            shutil.rmtree(shared_metrics, ignore_errors=True)
     return 0
+
+
+def _share_metrics_between_processes() -> str | None:
+    """The API processes' counters summed in /metrics whatever process answers it: each
+    writes them to PROMETHEUS_MULTIPROC_DIR (prometheus_client's multiprocess mode). Unless
+    it is set already, a new directory, removed at exit (returned)."""
+    import os
+    import tempfile
+
+    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        return None
+    path = tempfile.mkdtemp(prefix="oms-metrics-")
+    os.environ["PROMETHEUS_MULTIPROC_DIR"] = path
+    return path
 
 
 def _worker(settings: Settings) -> int:
@@ -98,16 +120,20 @@ def _worker(settings: Settings) -> int:
     stop = threading.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda *_: stop.set())
+    metrics_server = _serve_worker_metrics(settings, db)
     for runner in runners.values():
         runner.start()
     listener.start()
     if sync is not None:
         sync.start()
     log.info("worker_started", channels=[c.name for c in settings.channels()],
-             projections=list(runners))
+             projections=list(runners), metrics_port=settings.worker_metrics_port or None)
     try:
         stop.wait()
     finally:
+        if metrics_server is not None:
+            metrics_server.shutdown()
+            metrics_server.server_close()
         if sync is not None:
             sync.stop()
         listener.stop()
@@ -117,6 +143,28 @@ def _worker(settings: Settings) -> int:
         db.close()
         log.info("worker_stopped")
     return 0
+
+
+def _serve_worker_metrics(settings: Settings, db: Any) -> Any:
+    """The worker's own metrics over HTTP (OMS_WORKER_METRICS_PORT; 0: none): its import and
+    feed rounds, and the gauges read from the store. The server, to shut down; None if off or
+    if the port cannot be had (logged: the worker goes on without)."""
+    if not settings.worker_metrics_port:
+        return None
+    from prometheus_client import start_http_server
+
+    from app.bootstrap import metrics_registry
+
+    try:
+        server, _ = start_http_server(settings.worker_metrics_port, settings.worker_metrics_host,
+                                      registry=metrics_registry(settings, db))  # type: ignore[arg-type]
+    except OSError as exc:
+        # The port taken (another worker on this machine): the worker still does its work.
+        structlog.get_logger("oms").error(
+            "worker_metrics_unavailable", port=settings.worker_metrics_port,
+            error=f"{type(exc).__name__}: {exc}")
+        return None
+    return server
 
 
 def _sandbox(args: argparse.Namespace) -> int:

@@ -96,6 +96,12 @@ class Settings(BaseSettings):
     # Prefix of the rate limit's keys in Redis: deployments sharing one Redis use different ones.
     rate_limit_namespace: str = Field(default="oms", min_length=1, max_length=64,
                                       pattern=r"^[A-Za-z0-9_.:-]+$")
+    # GET /metrics answers without an API key (for a scraper on a private network); otherwise
+    # it needs a key whose role reads the sync state (admin, operator, auditor).
+    metrics_public: bool = False
+    # `oms worker` serves its own metrics on this port (0: not at all), on this address.
+    worker_metrics_port: int = Field(default=9464, ge=0, le=65535)
+    worker_metrics_host: str = "127.0.0.1"
 
     @field_validator("database_url")
     @classmethod

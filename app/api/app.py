@@ -14,6 +14,8 @@ from app.adapters.recorders import EVENTS_TABLE
 from app.adapters.sync_store import SyncStore
 from app.api import admin, events, health, offers, order_list, orders, reference, sync
 from app.api.auth import AuthMiddleware, RateLimiter
+from app.api.metrics import PublicMetrics
+from app.api.metrics import router as metrics_router
 from app.api.middleware import RequestContextMiddleware
 from app.api.openapi import install_openapi
 from app.api.problems import install_problem_handlers
@@ -22,6 +24,7 @@ from app.application.orders import OrderService
 from app.application.reference_data import ChannelReference
 from app.bootstrap import (
     build_sync,
+    metrics_registry,
     offer_service,
     open_service,
     wake_feeds_on_stock_out,
@@ -104,9 +107,11 @@ def create_app(
     app.state.offers = offer_service(service.store, db)
     app.state.offer_queries = OfferQueries(db)
     app.state.api_keys = ApiKeyStore(db, clock=lambda: clock().timestamp())
+    app.state.metrics = metrics_registry(settings, db, clock=lambda: clock().timestamp())
     install_problem_handlers(app)
     install_openapi(app)
-    # Starlette runs the last middleware added first: request ids and logs, then keys.
+    # Starlette runs the last middleware added first: request ids and logs, then a public
+    # /metrics (OMS_METRICS_PUBLIC), then keys.
     app.add_middleware(
         AuthMiddleware,
         keys=app.state.api_keys,
@@ -115,6 +120,8 @@ def create_app(
                             settings.rate_limit_namespace),
         open_docs=settings.environment == "development",
     )
+    if settings.metrics_public:
+        app.add_middleware(PublicMetrics, registry=app.state.metrics)
     app.add_middleware(RequestContextMiddleware, max_body_bytes=settings.max_body_bytes)
     app.include_router(health.router)
     app.include_router(order_list.router)
@@ -126,4 +133,5 @@ def create_app(
     app.include_router(events.router)
     app.include_router(admin.router)
     app.include_router(reference.router)
+    app.include_router(metrics_router)
     return app

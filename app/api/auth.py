@@ -29,6 +29,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from app.adapters.api_keys import ApiKey, ApiKeyStore
 from app.api.problems import PROBLEM_MEDIA_TYPE, ProblemError, problem_document
 from app.domain.actor import Actor, current_actor, current_correlation_id
+from app.metrics import count_rate_limited
 
 log = structlog.get_logger(__name__)
 
@@ -120,6 +121,7 @@ class AuthMiddleware:
             return
         wait = await self.limiter.check(str(key.id))
         if wait is not None:
+            count_rate_limited()
             seconds = str(math.ceil(wait))
             await _send(send, *_problem(
                 429, "rate-limited", "Too many requests",

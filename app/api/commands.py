@@ -15,6 +15,7 @@ from pydantic import BaseModel
 
 from app.adapters.idempotency import IdempotencyStore
 from app.api.deps import IdempotencyStoreDep, ServiceDep, get_service
+from app.api.metrics import counted_command
 from app.api.problems import ProblemError, domain_problem, precondition_required
 from app.api.schemas import OrderPublic
 from app.application.event_store import last_saved_position
@@ -122,8 +123,8 @@ class Command:
         action: Callable[[IdempotencyClaim | None], Any],
         respond: Callable[[Any], Response] | None = None,
     ) -> Response:
-        return run_command(self.request, self.store, self.key, body, action,
-                           respond or order_response)
+        return counted_command(self.request, lambda: run_command(
+            self.request, self.store, self.key, body, action, respond or order_response))
 
 
 @dataclass(frozen=True)

@@ -14,6 +14,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from structlog.tracebacks import ExceptionDictTransformer
 
 from app.api.problems import PROBLEM_MEDIA_TYPE, problem_document
+from app.metrics import observe_request
 
 log = structlog.get_logger("app.api.requests")
 
@@ -88,12 +89,15 @@ class RequestContextMiddleware:
             if not status["sent"]:
                 await _send_problem(send_with_id, _problem_500(path))
         finally:
+            elapsed = time.perf_counter() - started
             fields: dict[str, Any] = {
                 "method": scope.get("method"),
                 "path": path,
                 "status": status["code"],
-                "duration_ms": round((time.perf_counter() - started) * 1000, 2),
+                "duration_ms": round(elapsed * 1000, 2),
             }
+            observe_request(route_template(scope), str(scope.get("method")), status["code"],
+                            elapsed)
             if failure is None:
                 log.info("request_handled", **fields)
             else:
@@ -123,6 +127,15 @@ class RequestContextMiddleware:
             await self.app(scope, limited_receive, send)
         except _BodyTooLarge:
             await _send_problem(send, _problem_413(self.max_body_bytes, path))
+
+
+def route_template(scope: Scope) -> str:
+    """The path template of the route that answered ("/v1/orders/{order_id}"), never the path
+    itself (its ids would make a series per order); "unmatched" when no route was reached (an
+    unknown path, or a request refused before routing: no key, rate limit, body too large)."""
+    route = scope.get("route")
+    template = getattr(route, "path", None)
+    return template if isinstance(template, str) else "unmatched"
 
 
 async def _send_problem(send: Send, problem: dict[str, Any]) -> None:
