@@ -11,6 +11,7 @@ from decimal import Decimal
 from typing import Any
 from uuid import UUID
 
+import orjson
 import structlog
 
 from app.adapters.db import Database, Transaction
@@ -34,10 +35,21 @@ _UPSERT = (
     " promotion = excluded.promotion, operation = excluded.operation, search = excluded.search,"
     " version = excluded.version, position = excluded.position, updated_at = excluded.updated_at"
 )
+_UPDATE_SET = _UPSERT[_UPSERT.index(" ON CONFLICT"):]
+# PostgreSQL: a batch's rows in one statement, as one JSON array of rows (the JSON columns as
+# strings in it), which the server reads faster than the client can quote 17 arrays.
+_PG_UPSERT_MANY = (
+    f"INSERT INTO offer_list ({_COLUMNS}) SELECT %s, {_COLUMNS.partition(', ')[2]}"
+    " FROM json_to_recordset(%s::json) AS r(offer_id uuid, channel text, sku text, ean text,"
+    " price_cents bigint, quantity integer, published boolean, has_errors boolean, errors text,"
+    " offer_values text, promotion text, operation text, search text, version integer,"
+    " position bigint, updated_at timestamptz)" + _UPDATE_SET
+)
+_ROW_KEYS = tuple(c.strip() for c in _COLUMNS.split(","))[1:]
 
 
 def _json(value: Any) -> str:
-    return json.dumps(value, default=_plain, sort_keys=True, separators=(",", ":"))
+    return orjson.dumps(value, default=_plain, option=orjson.OPT_SORT_KEYS).decode()
 
 
 def _plain(value: Any) -> Any:
@@ -77,58 +89,85 @@ class OffersProjection:
                                 error=type(exc).__name__)
 
     def apply(self, tx: Transaction, generation: int, events: Sequence[ProjectedEvent]) -> None:
+        """Fold the batch's events per offer in memory (the last state wins), then write each
+        offer touched once: one statement per batch on PostgreSQL."""
         offers = [e for e in events if e.aggregate == "Offer"]
         if not offers:
             return
-        ids = list({e.originator_id for e in offers})
-        state: dict[UUID, dict[str, Any]] = {}
-        for start in range(0, len(ids), 500):
-            chunk = ids[start:start + 500]
-            marks = ", ".join(["%s"] * len(chunk))
-            for row in tx.execute(
-                "SELECT offer_id, channel, sku, offer_values, errors, promotion, operation"
-                f" FROM offer_list WHERE generation = %s AND offer_id IN ({marks})",
-                (generation, *(self.codec.id(i) for i in chunk)),
-            ):
-                state[self.codec.read_id(row[0])] = {
-                    "channel": row[1], "sku": row[2], "values": json.loads(row[3]),
-                    "errors": json.loads(row[4]),
-                    "promotion": json.loads(row[5]) if row[5] else None,
-                    "operation": json.loads(row[6]) if row[6] else None,
-                }
+        # An offer whose first event here is its registration starts from that event: its
+        # stored row (there is none but on a replay) is not needed.
+        first: dict[UUID, bool] = {}
         for event in offers:
-            data = _plain_state(event)
+            if event.originator_id not in first:
+                first[event.originator_id] = event.type == "Registered"
+        state = self._load(tx, generation, [i for i, registered in first.items() if not registered])
+        last: dict[UUID, ProjectedEvent] = {}
+        stock_outs = self._stock_outs
+        for event in offers:
+            offer_id = event.originator_id
             if event.type == "Registered":
-                state[event.originator_id] = {
-                    "channel": data["channel"], "sku": data["sku"], "values": data["values"],
-                    "errors": data["errors"], "promotion": None, "operation": None,
+                raw = event.raw
+                state[offer_id] = offer = {
+                    "channel": raw["channel"], "sku": raw["sku"],
+                    "values": _unwrap(raw["values"]), "errors": _unwrap(raw["errors"]),
+                    "promotion": None, "operation": None,
                 }
-            offer = state.get(event.originator_id)
-            if offer is None:
-                continue
-            before = offer["values"].get("quantity")
-            _apply(offer, event.type, data)
-            if before and offer["values"].get("quantity") == 0:
-                self._stock_outs.add(offer["channel"])
-            offer["version"] = event.version
-            offer["position"] = event.position
-            offer["updated_at"] = event.timestamp
-        rows = []
-        for offer_id, offer in state.items():
-            if "version" not in offer:
-                continue
-            values = offer["values"]
-            rows.append((
-                generation, self.codec.id(offer_id), offer["channel"], offer["sku"],
-                values.get("ean"), _cents(values.get("price")), values.get("quantity"),
-                _flag(bool(values.get("quantity")), self.codec.native),
-                _flag(bool(offer["errors"]), self.codec.native), _json(offer["errors"]),
-                _json(values), _json(offer["promotion"]) if offer["promotion"] else None,
-                _json(offer["operation"]) if offer["operation"] else None,
-                f"{offer['sku']} {values.get('ean') or ''}".lower(),
-                offer["version"], offer["position"], self.codec.time(offer["updated_at"]),
-            ))
-        tx.executemany(_UPSERT, rows)
+            else:
+                offer = state.get(offer_id)
+                if offer is None:
+                    continue
+                before = offer["values"].get("quantity")
+                _apply(offer, event.type, _plain_state(event))
+                if before and offer["values"].get("quantity") == 0:
+                    stock_outs.add(offer["channel"])
+            last[offer_id] = event
+        rows = [self._row(generation, offer_id, state[offer_id], event)
+                for offer_id, event in last.items()]
+        if self.codec.native:
+            batch = orjson.dumps([dict(zip(_ROW_KEYS, row, strict=True)) for row in rows])
+            tx.execute(_PG_UPSERT_MANY, (generation, batch.decode()))
+        else:
+            tx.executemany(_UPSERT, [(generation, *row) for row in rows])
+
+    def _load(self, tx: Transaction, generation: int, ids: list[UUID]) -> dict[UUID, dict[str, Any]]:
+        """The stored state of these offers, in one query on PostgreSQL."""
+        state: dict[UUID, dict[str, Any]] = {}
+        if not ids:
+            return state
+        select = ("SELECT offer_id, channel, sku, offer_values, errors, promotion, operation"
+                  " FROM offer_list WHERE generation = %s AND offer_id ")
+        if self.codec.native:
+            found = tx.execute(select + "= ANY(%s::uuid[])", (generation, ids))
+        else:
+            found = []
+            for start in range(0, len(ids), 500):
+                chunk = ids[start:start + 500]
+                found += tx.execute(select + f"IN ({', '.join(['%s'] * len(chunk))})",
+                                    (generation, *(self.codec.id(i) for i in chunk)))
+        for row in found:
+            state[self.codec.read_id(row[0])] = {
+                "channel": row[1], "sku": row[2], "values": orjson.loads(row[3]),
+                "errors": orjson.loads(row[4]),
+                "promotion": orjson.loads(row[5]) if row[5] else None,
+                "operation": orjson.loads(row[6]) if row[6] else None,
+            }
+        return state
+
+    def _row(self, generation: int, offer_id: UUID, offer: dict[str, Any],
+             event: ProjectedEvent) -> tuple[Any, ...]:
+        """The offer_list values after `generation`, from the offer's state after `event`."""
+        values = offer["values"]
+        quantity = values.get("quantity")
+        return (
+            self.codec.id(offer_id), offer["channel"], offer["sku"], values.get("ean"),
+            _cents(values.get("price")), quantity,
+            _flag(bool(quantity), self.codec.native),
+            _flag(bool(offer["errors"]), self.codec.native), _json(offer["errors"]),
+            _json(values), _json(offer["promotion"]) if offer["promotion"] else None,
+            _json(offer["operation"]) if offer["operation"] else None,
+            f"{offer['sku']} {values.get('ean') or ''}".lower(),
+            event.version, event.position, self.codec.time(event.timestamp),
+        )
 
     def clear(self, tx: Transaction, generation: int) -> None:
         tx.execute("DELETE FROM offer_list WHERE generation = %s", (generation,))
@@ -146,9 +185,9 @@ def _unwrap(value: Any) -> Any:
     if isinstance(value, dict):
         if "_type_" in value and "_data_" in value:
             return _unwrap(value["_data_"])
-        return {k: _unwrap(v) for k, v in value.items()}
+        return {k: _unwrap(v) if isinstance(v, dict | list) else v for k, v in value.items()}
     if isinstance(value, list):
-        return [_unwrap(v) for v in value]
+        return [_unwrap(v) if isinstance(v, dict | list) else v for v in value]
     return value
 
 
@@ -292,7 +331,7 @@ def decode_cursor(cursor: str) -> tuple[str, str]:
     try:
         channel, sku = json.loads(base64.urlsafe_b64decode(cursor.encode()))
         if not isinstance(channel, str) or not isinstance(sku, str):
-            raise ValueError
+            raise TypeError
         return channel, sku
     except (ValueError, TypeError, json.JSONDecodeError):
         raise ValueError("cursor is not one this API gave") from None
