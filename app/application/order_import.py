@@ -217,7 +217,7 @@ class OrderImporter:
         batch: list[dict[str, Any]] = []
         for view, raw in new:
             try:
-                batch.append(self.marketplace.new_order(raw))
+                batch.append(self.marketplace.new_order(raw, view))
             except UnparsableOrder as exc:
                 self._error(view.order_id, "unparsable", str(exc), exc.field, view.state, now)
                 run.errors += 1

@@ -262,8 +262,11 @@ class Marketplace(Protocol):
         """A tolerant summary of one order document (unknown states become None)."""
         ...
 
-    def new_order(self, raw: Mapping[str, Any]) -> dict[str, Any]:
-        """The import fields of one order document; UnparsableOrder names a bad field."""
+    def new_order(
+        self, raw: Mapping[str, Any], view: MarketplaceOrder | None = None
+    ) -> dict[str, Any]:
+        """The import fields of one order document (`view`: its read_order, when made
+        already); UnparsableOrder names a bad field."""
         ...
 
     # orders: the merchant's actions

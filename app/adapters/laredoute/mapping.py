@@ -117,19 +117,28 @@ def refund_status(state: str) -> RefundStatus | None:
 # -------------------------------------------------------------------- import
 
 
-def parse_order(raw: Mapping[str, Any], channel: str) -> dict[str, Any]:
+def parse_order(
+    raw: Mapping[str, Any], channel: str, view: MarketplaceOrder | None = None
+) -> dict[str, Any]:
     """The keyword arguments of `OrderService.import_order` for one OR11 order.
 
     The shipping and billing addresses, the contacts and the notification email are null
     until the marketplace shows them (after acceptance on La Redoute): the order is imported
-    without them then, and gets them from a later read.
+    without them then, and gets them from a later read. `view`, the same document's
+    `view_order`, saves reading its identity, customer and flags twice.
     """
     channel = str(Channel(channel))
-    details = customer_details(raw)
+    if view is None:
+        details, flags = customer_details(raw), marketplace_flags(raw)
+        order_id = _text(raw, "order_id", "order_id")
+        created_at = _datetime(raw, "created_date", "created_date")
+    else:
+        details, flags, order_id, created_at = (
+            view.details, view.flags, view.order_id, view.created_at)
     return {
         "channel": channel,
-        "marketplace_order_id": _text(raw, "order_id", "order_id"),
-        "created_at": _datetime(raw, "created_date", "created_date"),
+        "marketplace_order_id": order_id,
+        "created_at": created_at,
         "customer": details.customer,
         "shipping_address": details.shipping_address,
         "delivery": details.delivery,
@@ -139,7 +148,7 @@ def parse_order(raw: Mapping[str, Any], channel: str) -> dict[str, Any]:
             for index, line in enumerate(_objects(raw, "order_lines", "order_lines", min_items=1))
         ],
         "details": details,
-        "flags": marketplace_flags(raw),
+        "flags": flags,
         "pricing": OrderPricing(
             currency=_optional_text(raw, "currency_iso_code", "currency_iso_code")
             or DEFAULT_CURRENCY,

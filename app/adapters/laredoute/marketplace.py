@@ -44,8 +44,10 @@ class LaRedouteMarketplace(MiraklClient):
     def read_order(self, raw: Mapping[str, Any]) -> MarketplaceOrder:
         return view_order(raw)
 
-    def new_order(self, raw: Mapping[str, Any]) -> dict[str, Any]:
-        return parse_order(raw, self.channel)
+    def new_order(
+        self, raw: Mapping[str, Any], view: MarketplaceOrder | None = None
+    ) -> dict[str, Any]:
+        return parse_order(raw, self.channel, view)
 
     def send_offers(self, offers: Iterable[SendableOffer], today: datetime | date,
                     declared: Collection[str] = ()) -> str:
