@@ -174,7 +174,7 @@ def phase_delta(path: Path, database_url: str) -> dict[str, float]:
 
 def _child(phase: str, *args: str) -> dict[str, float]:
     """Run one phase in a fresh interpreter: its figures, and its own peak memory in MB."""
-    done = subprocess.run([sys.executable, __file__, "--phase", phase, *args], cwd=ROOT,
+    done = subprocess.run([sys.executable, __file__, "--phase", phase, *args], cwd=ROOT, check=False,
                           capture_output=True, text=True)
     if done.returncode != 0:
         sys.stderr.write(done.stderr)
@@ -226,7 +226,9 @@ def main() -> None:
                     f"{load['invalid']:,.0f} invalid")
             print(f"first load  validate and store {load['created']:,.0f} offers: "
                   f"{load['seconds']:.2f} s ({args.offers / load['seconds']:,.0f} offers/s), "
-                  f"peak {load['peak_mb']:.0f} MB; read model {load['projection_seconds']:.2f} s")
+                  f"peak {load['peak_mb']:.0f} MB; read model catch-up "
+                  f"{load['projection_seconds']:.2f} s "
+                  f"({args.offers / load['projection_seconds']:,.0f} offers/s)")
             delta = _child("delta", str(second), database_url)
             require(delta["updated"] == touched and delta["invalid"] == 0
                     and delta["feed_lines"] == touched,

@@ -184,7 +184,8 @@ def _plain_state(event: ProjectedEvent) -> dict[str, Any]:
 def _unwrap(value: Any) -> Any:
     if isinstance(value, dict):
         if "_type_" in value and "_data_" in value:
-            return _unwrap(value["_data_"])
+            data = value["_data_"]
+            return _unwrap(data) if isinstance(data, dict | list) else data
         return {k: _unwrap(v) if isinstance(v, dict | list) else v for k, v in value.items()}
     if isinstance(value, list):
         return [_unwrap(v) if isinstance(v, dict | list) else v for v in value]
