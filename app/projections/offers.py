@@ -121,7 +121,7 @@ class OffersProjection:
                 if before and offer["values"].get("quantity") == 0:
                     stock_outs.add(offer["channel"])
             last[offer_id] = event
-        rows = [self._row(generation, offer_id, state[offer_id], event)
+        rows = [self._row(offer_id, state[offer_id], event)
                 for offer_id, event in last.items()]
         if self.codec.native:
             batch = orjson.dumps([dict(zip(_ROW_KEYS, row, strict=True)) for row in rows])
@@ -153,9 +153,8 @@ class OffersProjection:
             }
         return state
 
-    def _row(self, generation: int, offer_id: UUID, offer: dict[str, Any],
-             event: ProjectedEvent) -> tuple[Any, ...]:
-        """The offer_list values after `generation`, from the offer's state after `event`."""
+    def _row(self, offer_id: UUID, offer: dict[str, Any], event: ProjectedEvent) -> tuple[Any, ...]:
+        """The offer's offer_list columns after the generation, from its state after `event`."""
         values = offer["values"]
         quantity = values.get("quantity")
         return (
