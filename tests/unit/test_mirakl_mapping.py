@@ -756,3 +756,42 @@ def test_an_ill_typed_flag_is_named() -> None:
         view_order(mirakl_order(has_incident="yes"))
 
     assert raised.value.field == "has_incident"
+
+
+@pytest.mark.parametrize(
+    ("change", "field"),
+    [
+        ({"taxes": [{"code": "TVA-20", "amount": "1.00"}]}, "order_lines[0].taxes[0].amount"),
+        ({"taxes": [{"code": " ", "amount": 1.0}]}, "order_lines[0].taxes[0].code"),
+        ({"fees": [{"code": "ECO", "amount": True}]}, "order_lines[0].fees[0].amount"),
+        ({"shipping_taxes": {"code": "TVA-20"}}, "order_lines[0].shipping_taxes"),
+        ({"price": float("inf")}, "order_lines[0].price"),
+    ],
+)
+def test_a_line_with_money_of_the_wrong_type_names_the_field(
+    change: dict[str, Any], field: str
+) -> None:
+    raw = mirakl_order()
+    raw["order_lines"][0].update(change)
+
+    with pytest.raises(UnparsableOrder) as refused:
+        parse_order(raw, "laredoute")
+    assert refused.value.field == field
+
+
+def test_the_quick_and_the_checked_reading_of_a_lines_money_agree() -> None:
+    from app.adapters.laredoute.mapping import _checked_line_pricing, _line_pricing
+
+    line = mirakl_line(
+        1, taxes=[{"code": "TVA-20", "amount": 9.99, "rate": 20.0,
+                   "tax_calculation_rule": "PROPORTIONAL_TO_AMOUNT"}],
+        shipping_taxes=[{"code": "TVA-20", "amount": 0.82, "rate": 20}],
+        fees=[{"code": "ECO_PARTICIPATION", "amount": 1.5}],
+        promotions=[{"id": "P1", "deduced_amount": 5, "promo_code": None, "apportioned": False,
+                     "configuration": {"type": "AMOUNT_OFF"}}],
+        eco_contributions=[{"epr_category_code": "FR_DEA", "producer_id": "X", "unit_amount": 0.5,
+                            "total_amount": 1.0, "producer_id_owner": "SELLER"}],
+        origin_unit_price=34.99, total_commission=10.8,
+    )  # fmt: skip
+
+    assert _line_pricing(line, "order_lines[0]") == _checked_line_pricing(line, "order_lines[0]")
