@@ -213,7 +213,7 @@ def main() -> None:
               f"{args.orders / fetch_2:,.0f} orders/s (before and after the import)")
         print(f"import from scratch into PostgreSQL: {import_rate:,.0f} orders/s "
               f"({seconds:.1f} s for {imported:,} orders)")
-        print(f"ratio import / fetch: {import_rate / fetch_rate:.2f} (target >= 0.5)")
+        print(f"ratio import / fetch: {import_rate / fetch_rate:.2f} (target >= 0.8)")
 
         if args.delay_minutes > 0:
             with fresh_database(args.admin_url) as database_url:
