@@ -35,14 +35,18 @@ import argparse
 import asyncio
 import os
 import random
+import subprocess
 import sys
+import tempfile
 import time
 import uuid
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 
+import httpx
 import psycopg
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -61,8 +65,8 @@ from bench.commands import (
     migrated,
     percentile,
     require_success,
-    server,
 )
+from tests.support import free_port
 
 TABS = ("new", "waiting_shipment", "sent")
 # Share of each step's orders that stops at PaymentValidated (waiting for shipment).
@@ -155,6 +159,42 @@ def grow(
             order.mark_paid(at=at)
         save(store, shipping)
     return new_ids, sample
+
+
+@contextmanager
+def server(database_url: str, start_timeout: float = 180):
+    """The service as bench/server.py builds it; on a busy machine with a large log, a few
+    minutes to be ready. Its error output is shown when it does not start."""
+    port = free_port()
+    env = {**os.environ, "DATABASE_URL": database_url, "OMS_LOG_LEVEL": "WARNING",
+           "OMS_RATE_LIMIT_PER_MINUTE": "1000000"}
+    with tempfile.TemporaryFile() as errors:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "uvicorn", "--factory", "bench.server:build",
+             "--host", "127.0.0.1", "--port", str(port), "--no-access-log", "--log-level", "warning"],
+            cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=errors,
+        )
+        url = f"http://127.0.0.1:{port}"
+        try:
+            deadline = time.monotonic() + start_timeout
+            answer = "no answer"
+            while True:
+                try:
+                    response = httpx.get(url + "/readyz", timeout=5)
+                    if response.status_code == 200:
+                        break
+                    answer = f"{response.status_code} {response.text[:300]}"
+                except httpx.HTTPError:
+                    pass
+                if time.monotonic() > deadline or proc.poll() is not None:
+                    errors.seek(0)
+                    sys.exit(f"benchmark failed: the service did not start (readyz: {answer})\n"
+                             + errors.read().decode(errors="replace")[-2000:])
+                time.sleep(0.2)
+            yield url
+        finally:
+            proc.terminate()
+            proc.wait(timeout=30)
 
 
 def run_requests(url: str, requests, concurrency: int, method: str, auth, name: str) -> list[float]:
