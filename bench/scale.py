@@ -121,13 +121,15 @@ def save(store, orders: list[Order]) -> None:
 
 def grow(
     store, first: int, count: int, keep_new: int, rng: random.Random, batch: int
-) -> tuple[list[str], list[str]]:
+) -> tuple[int, list[str], list[str]]:
     """Write `count` orders numbered from `first`, chunk by chunk, each phase one save per chunk.
 
-    The last `keep_new` orders stay new. Returns (ids of the new ones, a sample of all ids)."""
+    The last `keep_new` orders stay new. Returns (events written, ids of the new ones, a sample
+    of all ids)."""
     now = datetime.now(UTC)
     new_ids: list[str] = []
     sample: list[str] = []
+    written = 0
     fresh_from = first + count - keep_new
     for start in range(first, first + count, batch):
         end = min(start + batch, first + count)
@@ -158,7 +160,8 @@ def grow(
         for order in shipping:
             order.mark_paid(at=at)
         save(store, shipping)
-    return new_ids, sample
+        written += len(orders) + 2 * len(moving) + 2 * len(shipping)
+    return written, new_ids, sample
 
 
 @contextmanager
@@ -237,16 +240,17 @@ def main() -> None:
         tabs = OrderTabsProjection(db.dialect)
         sample: list[str] = []
         total = 0
+        events = 0  # in the log, the step's accepts included
         print(f"PostgreSQL, steps {sizes}, {args.concurrency} concurrent clients", flush=True)
         for size in sizes:
             count = size - total
             keep_new = min(args.commands, count // 2)
             started = time.perf_counter()
-            new_ids, step_sample = grow(service.store, total, count, keep_new, rng, args.batch)
+            written, new_ids, step_sample = grow(service.store, total, count, keep_new, rng, args.batch)
             grow_seconds = time.perf_counter() - started
             total = size
             sample.extend(step_sample)
-            events = service.store.recorder.max_notification_id()
+            events += written
 
             started = time.perf_counter()
             for runner in runners.values():
@@ -266,6 +270,7 @@ def main() -> None:
                             {"If-Match": '"1"', "Idempotency-Key": uuid.uuid4().hex}, None)
                            for order_id in new_ids]
                 command = run_requests(url, accepts, args.concurrency, "POST", auth, "accept")
+                events += len(command)
                 lists = [(f"/v1/orders?tab={TABS[n % 3]}&limit=50", {}, None)
                          for n in range(args.list_requests)]
                 listed = run_requests(url, lists, args.concurrency, "GET", auth, "GET /v1/orders")
@@ -315,7 +320,8 @@ def main() -> None:
               f"{per_last / per_first:.2f}  (linear: about 1)")
     grown = last.orders - (steps[-2].orders if len(steps) > 1 else 0)
     rate = grown / last.grow_seconds
-    catch_up_rate = (last.events - (steps[-2].events if len(steps) > 1 else 0)) / last.catch_up_seconds
+    caught_up = last.events - (steps[-2].events if len(steps) > 1 else 0)
+    catch_up_rate = caught_up / last.catch_up_seconds
     print(f"growth in the last step: {rate:.0f} orders/s, read models caught up at "
           f"{catch_up_rate:.0f} events/s; growing to {last.orders * 10} orders at these rates: "
           f"about {(last.orders * 9 / rate + last.events * 9 / catch_up_rate) / 60:.0f} min")
