@@ -11,7 +11,9 @@ from __future__ import annotations
 
 import json
 import math
+import threading
 import time
+from collections import deque
 from collections.abc import Callable, Coroutine
 from typing import Annotated, Any
 
@@ -22,7 +24,7 @@ from fastapi.routing import APIRoute
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from limits import parse
 from limits.errors import StorageError
-from limits.storage import MemoryStorage, storage_from_string
+from limits.storage import storage_from_string
 from limits.strategies import MovingWindowRateLimiter
 from starlette.types import ASGIApp, Receive, Scope, Send
 
@@ -62,26 +64,75 @@ def _problem(status: int, slug: str, title: str, detail: str, path: str,
                           (b"content-length", str(len(body)).encode()), *extra]
 
 
+class MovingWindow:
+    """Requests per key over the last `seconds`, counted in this process.
+
+    Each key keeps the times of its requests inside the window, oldest first; a request is
+    let through while fewer than `limit` of them are less than `seconds` old. Constant work
+    per request, and no timer or thread: the expired times of a key go on its next request,
+    and a key without requests for a whole window is dropped then too.
+    """
+
+    def __init__(self, limit: int, seconds: float = 60.0,
+                 clock: Callable[[], float] = time.monotonic) -> None:
+        self.limit = limit
+        self.seconds = seconds
+        self.clock = clock
+        self._hits: dict[str, deque[float]] = {}
+        self._lock = threading.Lock()
+        self._next_sweep = clock() + seconds
+
+    def hit(self, key: str) -> float | None:
+        """None when allowed (and counted); else the seconds until one more is allowed."""
+        now = self.clock()
+        horizon = now - self.seconds
+        with self._lock:
+            if now >= self._next_sweep:
+                self._sweep(horizon)
+                self._next_sweep = now + self.seconds
+            hits = self._hits.get(key)
+            if hits is None:
+                hits = self._hits[key] = deque()
+            while hits and hits[0] <= horizon:
+                hits.popleft()
+            if len(hits) >= self.limit:
+                return hits[len(hits) - self.limit] + self.seconds - now
+            hits.append(now)
+            return None
+
+    def _sweep(self, horizon: float) -> None:
+        for key in [k for k, hits in self._hits.items() if not hits or hits[-1] <= horizon]:
+            del self._hits[key]
+
+
 class RateLimiter:
     """Requests per key per minute, over a moving window.
 
     The window's counts live where `storage` says: "memory://" keeps them in this process
-    (each process then counts on its own), "redis://host:port/db" in Redis, shared by every
-    process that names the same server and `namespace`. If Redis cannot be reached the request
-    is let through and the failure logged: a rate limit never takes the API down.
+    (each process then counts on its own; `MovingWindow`), "redis://host:port/db" in Redis,
+    shared by every process that names the same server and `namespace`. If Redis cannot be
+    reached the request is let through and the failure logged: a rate limit never takes the
+    API down.
     """
 
     def __init__(self, per_minute: int, storage: str = "memory://",
                  namespace: str = "oms") -> None:
         self.item = parse(f"{per_minute}/minute")
         self.shared = not storage.startswith("memory://")
-        backend = (storage_from_string(storage, key_prefix=namespace, wrap_exceptions=True,
-                                       socket_timeout=1.0, socket_connect_timeout=1.0)
-                   if self.shared else MemoryStorage())
-        self.limiter = MovingWindowRateLimiter(backend)
+        self.local = None if self.shared else MovingWindow(per_minute)
+        self.limiter = (
+            MovingWindowRateLimiter(storage_from_string(
+                storage, key_prefix=namespace, wrap_exceptions=True,
+                socket_timeout=1.0, socket_connect_timeout=1.0))
+            if self.shared else None
+        )
 
     def hit(self, key_id: str) -> float | None:
         """None when allowed; else the seconds to wait."""
+        if self.local is not None:
+            wait = self.local.hit(key_id)
+            return None if wait is None else max(1.0, wait)
+        assert self.limiter is not None
         try:
             if self.limiter.hit(self.item, key_id):
                 return None
@@ -242,5 +293,17 @@ AUTH_PROBLEMS: dict[int | str, dict[str, Any]] = {
 
 Permission = Callable[[Request], ApiKey]
 
-__all__ = ["AUTH_PROBLEMS", "AuthMiddleware", "AuthorisedRoute", "PERMISSIONS", "RateLimiter",
-           "PrincipalDep", "authorise", "bearer_scheme", "principal", "requires", "role_may"]
+__all__ = [
+    "AUTH_PROBLEMS",
+    "PERMISSIONS",
+    "AuthMiddleware",
+    "AuthorisedRoute",
+    "MovingWindow",
+    "PrincipalDep",
+    "RateLimiter",
+    "authorise",
+    "bearer_scheme",
+    "principal",
+    "requires",
+    "role_may",
+]
