@@ -9,7 +9,13 @@ from uuid import UUID
 import httpx
 import pytest
 
-from tests.support import LiveServer, assert_problem, imported_order, order_to_ship, bearer
+from tests.support import (
+    LiveServer,
+    assert_problem,
+    bearer,
+    imported_order,
+    order_to_ship,
+)
 
 SHIP = {"tracking_number": "6A12345678901", "carrier": "Colissimo"}
 
@@ -162,28 +168,53 @@ def _stale_once(patch: pytest.MonkeyPatch, target: Any, name: str, answer: Any) 
     patch.setattr(target, name, read)
 
 
+@pytest.mark.parametrize("if_match", ['"1"', "*"])
 def test_a_copy_that_read_before_the_first_answer_was_stored_replays_it(
-    client, app, monkeypatch: pytest.MonkeyPatch
+    client, app, monkeypatch: pytest.MonkeyPatch, if_match: str
 ) -> None:
-    """The race made to happen: a copy found no record and read version 1, then the first won."""
+    """The race made to happen: a copy read version 1 (and, under If-Match *, found no record
+    yet), then the first won. With a version to expect, the key's record is read only once the
+    copy's write has lost."""
     store, service = app.state.idempotency, app.state.service
     # The losing write's error surfaced as a 503 in about one try out of four (psycopg pipeline).
     for attempt in range(20):
         order = imported_order(client, f"LR-TUNIC-LATE-{attempt}")
         key = f"accept-LR-TUNIC-LATE-{attempt}"
-        first = _command(client, order["id"], "accept", key, '"1"')
+        first = _command(client, order["id"], "accept", key, if_match)
         assert first.status_code == 200
         with monkeypatch.context() as patch:
-            # This copy's two reads come back as they were before the first answer was stored.
-            _stale_once(patch, store, "get", None)
+            # This copy's reads come back as they were before the first answer was stored.
+            if if_match == "*":
+                _stale_once(patch, store, "get", None)
             _stale_once(
                 patch, service, "get_order", service.repository.get(UUID(order["id"]), version=1)
             )
-            retry = _command(client, order["id"], "accept", key, '"1"')
+            retry = _command(client, order["id"], "accept", key, if_match)
         assert retry.status_code == 200, retry.text
         assert retry.headers["idempotent-replayed"] == "true"
         assert retry.json() == first.json()
         assert _history(client, order["id"]) == ["Imported", "Accepted"]
+
+
+def test_with_a_version_to_expect_the_key_is_read_only_when_the_command_cannot_run(
+    client, app, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A first attempt with If-Match costs no read of command records; a retry still replays."""
+    store = app.state.idempotency
+    reads: list[str] = []
+    real_get = store.get
+    monkeypatch.setattr(store, "get", lambda key: reads.append(key) or real_get(key))
+    order = imported_order(client)
+    first = _command(client, order["id"], "accept", "accept-once", '"1"')
+    assert first.status_code == 200 and reads == []
+    retry = _command(client, order["id"], "accept", "accept-once", '"1"')
+    assert retry.headers["idempotent-replayed"] == "true" and reads == ["accept-once"]
+    assert retry.json() == first.json()
+    # Under If-Match * the record is read first, as the command could run again.
+    star = _command(client, order["id"], "accept", "accept-once", "*")
+    assert star.headers["idempotent-replayed"] == "true"
+    assert reads == ["accept-once", "accept-once"]
+    assert _history(client, order["id"]) == ["Imported", "Accepted"]
 
 
 @pytest.mark.parametrize(
