@@ -262,6 +262,8 @@ def main() -> None:
                   f"({count / grow_seconds:.0f} orders/s, {events} events in all); "
                   f"read models caught up in {catch_up_seconds:.0f} s", flush=True)
 
+            # As the service's start does (a schema change may have come since the last step).
+            migrated(database_url)
             with server(database_url) as url:
                 warm = [(f"/v1/orders?tab={TABS[n % 3]}&limit=50", {}, None)
                         for n in range(args.concurrency * 20)]
