@@ -114,7 +114,8 @@ def cents(amount: Decimal | str) -> int:
 
 
 def from_cents(value: int) -> Decimal:
-    return (Decimal(int(value)) / 100).quantize(Decimal("0.01"))
+    # Exact, with two decimals (4990 -> 49.90), and faster than a division and quantize.
+    return Decimal(int(value)).scaleb(-2)
 
 
 class Codec:
@@ -547,6 +548,12 @@ class OrderTabsQueries:
     def __init__(self, db: Database) -> None:
         self.db = db
         self.codec = Codec(db.dialect)
+        no_ship_by = (
+            "'9999-12-31 23:59:59+00'::timestamptz"
+            if self.codec.native
+            else f"'{self.codec.time(NO_SHIP_BY)}'"
+        )
+        self._ship_by_key = f"COALESCE(ship_by, {no_ship_by})"
 
     def position(self) -> int:
         rows = self.db.execute(
@@ -574,22 +581,19 @@ class OrderTabsQueries:
         if sort == "newest":
             key_column, direction, comparison = "created_at", "DESC", "<"
         elif sort == "ship_by":
-            key_column, direction, comparison = "COALESCE(ship_by, %s)", "ASC", ">"
+            # Written out, not a parameter, so that it is the expression the index holds.
+            key_column, direction, comparison = self._ship_by_key, "ASC", ">"
         else:
             key_column, direction, comparison = "acceptance_deadline", "ASC", ">"
-        # The sort key's own parameter, before each place it appears.
-        key_params = [self.codec.time(NO_SHIP_BY)] if sort == "ship_by" else []
         if cursor is not None:
             key, order_id = self._decode_cursor(cursor, sort)
-            where.append(
-                f"({key_column} {comparison} %s OR ({key_column} = %s AND order_id {comparison} %s))"
-            )
-            params += [*key_params, key, *key_params, key, order_id]
+            # A row comparison: the index is read from the cursor on, not filtered.
+            where.append(f"({key_column}, order_id) {comparison} (%s, %s)")
+            params += [key, order_id]
         sql = (
             f"{_SELECT} WHERE {' AND '.join(where)}"
             f" ORDER BY {key_column} {direction}, order_id {direction} LIMIT %s"
         )
-        params += key_params
         if self.db.dialect == "sqlite":
             sql = sql.replace("search LIKE %s", "search LIKE %s ESCAPE '\\'")
         # The position comes from the same statement, so it matches the rows' snapshot.
@@ -656,7 +660,7 @@ class OrderTabsQueries:
             if cursor_sort != sort:
                 raise InvalidCursor("the cursor belongs to another sort order")
             if not isinstance(key, str) or not isinstance(order_id, str):
-                raise ValueError("not a time and an order id")
+                raise TypeError("not a time and an order id")
             when = datetime.fromisoformat(key)
             if when.tzinfo is None:
                 raise ValueError("naive time")
