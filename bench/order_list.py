@@ -11,7 +11,9 @@
    machine with one CPU nothing is pinned.
 3. For each common list query (each tab newest first, the New tab by acceptance deadline,
    Waiting for shipment by ship-by time, a second page through the cursor, a search), sends
-   R requests with C concurrent clients after a warm-up; prints requests/s and p50/p99.
+   R requests with C concurrent clients after a warm-up; prints requests/s, p50/p99 and the
+   server's CPU time per request (user + system, its workers included): on a busy machine the
+   latencies include waiting for a CPU, the CPU time does not.
 Exits non-zero, saying why, when a request gets an answer other than 2xx or a query returns
 no order although the data holds some.
 """
@@ -100,6 +102,23 @@ def fill(database_url: str, orders: int) -> dict[str, int]:
         return dict(conn.execute("SELECT tab, count(*) FROM order_tabs GROUP BY tab").fetchall())
 
 
+def cpu_seconds(pid: int) -> float:
+    """CPU time (user + system) of a process and its children still running (uvicorn's workers)."""
+    ticks = os.sysconf("SC_CLK_TCK")
+    total = 0.0
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        # After the name: state, ppid, ..., utime and stime are the 12th and 13th.
+        if entry.name == str(pid) or fields[1] == str(pid):
+            total += (int(fields[11]) + int(fields[12])) / ticks
+    return total
+
+
 @contextmanager
 def pinned_server(database_url: str, workers: int, cpu: str | None):
     port = free_port()
@@ -127,7 +146,7 @@ def pinned_server(database_url: str, workers: int, cpu: str | None):
                     tail = errors.read().decode(errors="replace")[-2000:]
                     raise RuntimeError(f"the benchmark server did not start:\n{tail}")
                 time.sleep(0.1)
-            yield url
+            yield url, proc.pid
         finally:
             proc.terminate()
             proc.wait(timeout=20)
@@ -159,7 +178,7 @@ def main() -> None:
               f"load generator on CPU {','.join(map(str, cpus[1:])) or 'any'}; "
               f"{args.clients} clients, {args.requests} requests per query")
         auth = api_key_headers(database_url)
-        with pinned_server(database_url, args.workers, server_cpu) as url:
+        with pinned_server(database_url, args.workers, server_cpu) as (url, pid):
             with httpx.Client(base_url=url, headers=auth) as client:
                 first = client.get("/v1/orders?tab=sent&limit=50").json()
                 cursor = first["next_cursor"]
@@ -170,9 +189,11 @@ def main() -> None:
                 warm = [(path, {}, None)] * (args.clients * 20)
                 asyncio.run(load(url, warm, args.clients, method="GET", auth=auth))
                 requests = [(path, {}, None)] * args.requests
+                cpu_before = cpu_seconds(pid)
                 seconds, latencies, statuses = asyncio.run(
                     load(url, requests, args.clients, method="GET", auth=auth)
                 )
+                cpu_ms = (cpu_seconds(pid) - cpu_before) / len(latencies) * 1000
                 require_success(name, statuses)
                 with httpx.Client(base_url=url, headers=auth) as client:
                     if not client.get(path).json()["items"]:
@@ -180,7 +201,8 @@ def main() -> None:
                         failed = True
                 p99 = percentile(latencies, 0.99) * 1000
                 print(f"{name:<32} {len(latencies) / seconds:>7.0f} req/s  "
-                      f"p50 {percentile(latencies, 0.5) * 1000:6.2f} ms  p99 {p99:6.2f} ms")
+                      f"p50 {percentile(latencies, 0.5) * 1000:6.2f} ms  p99 {p99:6.2f} ms  "
+                      f"server CPU {cpu_ms:5.2f} ms/request")
             print("(target p99 < 20 ms at 8 clients)")
             if failed:
                 sys.exit("benchmark failed: a query returned no order")
