@@ -38,6 +38,7 @@ import random
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import uuid
 from contextlib import contextmanager
@@ -200,6 +201,28 @@ def server(database_url: str, start_timeout: float = 180):
             proc.wait(timeout=30)
 
 
+def timed_rebuild(db, projection, database_url: str, limit: float) -> float:
+    """Seconds of a full rebuild of `projection`; infinity when it is stopped after `limit`."""
+    def cancel() -> None:
+        with psycopg.connect(database_url, autocommit=True) as conn:
+            conn.execute("SELECT pg_cancel_backend(pid) FROM pg_stat_activity"
+                         " WHERE datname = current_database() AND pid <> pg_backend_pid()"
+                         " AND state = 'active'")
+
+    watchdog = threading.Timer(limit, cancel)
+    watchdog.start()
+    started = time.perf_counter()
+    try:
+        rebuild(db, projection, batch_size=5000)
+    except Exception:
+        if time.perf_counter() - started < limit:
+            raise
+        return float("inf")
+    finally:
+        watchdog.cancel()
+    return time.perf_counter() - started
+
+
 def run_requests(url: str, requests, concurrency: int, method: str, auth, name: str) -> list[float]:
     _, latencies, statuses = asyncio.run(load(url, requests, concurrency, method=method, auth=auth))
     require_success(name, statuses)
@@ -220,6 +243,8 @@ def main() -> None:
     parser.add_argument("--history-requests", type=int, default=1000,
                         help="history reads per step")
     parser.add_argument("--batch", type=int, default=1000, help="orders per save")
+    parser.add_argument("--rebuild-limit", type=float, default=1800,
+                        help="seconds after which a rebuild is stopped (shown as such)")
     parser.add_argument(
         "--admin-url",
         default=os.environ.get("OMS_TEST_DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/postgres"),
@@ -281,9 +306,13 @@ def main() -> None:
                 history = run_requests(url, histories, args.concurrency, "GET", auth,
                                        "GET /v1/orders/{id}/events")
 
-            started = time.perf_counter()
-            rebuild(db, tabs, batch_size=5000)
-            rebuild_seconds = time.perf_counter() - started
+            load = os.getloadavg()[0]
+            print(f"{'':>9}  accept p50/p99 {ms(percentile(command, 0.5))}/{ms(percentile(command, 0.99))}"
+                  f" ms ({len(command)}), list p50/p99 {ms(percentile(listed, 0.5))}/"
+                  f"{ms(percentile(listed, 0.99))} ms, history p50/p99 {ms(percentile(history, 0.5))}/"
+                  f"{ms(percentile(history, 0.99))} ms, load average {load:.1f}", flush=True)
+
+            rebuild_seconds = timed_rebuild(db, tabs, database_url, args.rebuild_limit)
             with psycopg.connect(database_url, autocommit=True) as conn:
                 db_bytes = conn.execute("SELECT pg_database_size(current_database())").fetchone()[0]
             step = Step(
@@ -292,14 +321,12 @@ def main() -> None:
                 command_p50=percentile(command, 0.5), command_p99=percentile(command, 0.99),
                 list_p50=percentile(listed, 0.5), list_p99=percentile(listed, 0.99),
                 history_p50=percentile(history, 0.5), history_p99=percentile(history, 0.99),
-                rebuild_seconds=rebuild_seconds, db_bytes=db_bytes, load=os.getloadavg()[0],
+                rebuild_seconds=rebuild_seconds, db_bytes=db_bytes, load=load,
             )
             steps.append(step)
-            print(f"{'':>9}  accept p50/p99 {ms(step.command_p50)}/{ms(step.command_p99)} ms "
-                  f"({len(command)}), list p50/p99 {ms(step.list_p50)}/{ms(step.list_p99)} ms, "
-                  f"history p50/p99 {ms(step.history_p50)}/{ms(step.history_p99)} ms, "
-                  f"rebuild {rebuild_seconds:.1f} s, {db_bytes / 2**20:.0f} MB, "
-                  f"load average {step.load:.1f}", flush=True)
+            shown = (f"{rebuild_seconds:.1f} s" if rebuild_seconds != float("inf")
+                     else f"stopped after {args.rebuild_limit:.0f} s")
+            print(f"{'':>9}  rebuild {shown}, {db_bytes / 2**20:.0f} MB", flush=True)
         service.close()
         db.close()
 
