@@ -23,6 +23,11 @@ from app.projections.runner import ProjectionRunner
 from tests.integration.projections_support import Database
 from tests.support import at, order_fields
 
+# Query plans and indexes are PostgreSQL's: these tests take only its store.
+ON_POSTGRESQL = pytest.mark.parametrize(
+    "settings", [pytest.param("postgres", marks=pytest.mark.postgres)], indirect=True
+)
+
 
 def import_ties(service: OrderService) -> list[Any]:
     """Six orders created at the same time; two pairs share a ship-by time, two have none."""
@@ -99,11 +104,10 @@ def test_the_search_matches_a_substring_case_folded_with_wildcards_taken_literal
         ({}, "newest"),
     ],
 )
+@ON_POSTGRESQL
 def test_on_postgresql_each_list_query_reads_its_index_in_order(
     db: Database, service: OrderService, filters: dict[str, Any], sort: Sort
 ) -> None:
-    if db.dialect != "postgres":
-        pytest.skip("query plans are PostgreSQL's")
     import_ties(service)
     ProjectionRunner(db, OrderTabsProjection(db.dialect), batch_size=100).catch_up()
     queries = OrderTabsQueries(db)
@@ -121,11 +125,10 @@ def test_on_postgresql_each_list_query_reads_its_index_in_order(
     assert "Index Cond" in plans[1] and "ROW(" in plans[1], plans[1]
 
 
+@ON_POSTGRESQL
 def test_on_postgresql_the_search_has_a_trigram_index(db: Database) -> None:
     """Where pg_trgm is available the migration installs it and indexes the search text for
     LIKE '%text%' (the plan that uses it shows at scale: bench/order_list.py)."""
-    if db.dialect != "postgres":
-        pytest.skip("PostgreSQL's index")
     if not db.execute("SELECT 1 FROM pg_available_extensions WHERE name = 'pg_trgm'"):
         pytest.skip("pg_trgm is not available with this PostgreSQL")
 
